@@ -1,0 +1,1 @@
+"""Utilities: layer look-up, image helpers, plotting, the bundled digits data."""
