@@ -1,0 +1,228 @@
+"""Backprop modifiers: guided backpropagation, deconvnet, and user-registered ones.
+
+A backprop modifier changes how gradients flow backwards through a model *copy* (never the
+user's model), by `tf.custom_gradient` overrides. The built-ins act on the rectifier
+non-linearities wherever they are: fused `activation='relu'` in Conv/Dense layers, `ReLU` layers
+(including `ReLU(6.)` of MobileNetV2), `Activation('relu')`, `LeakyReLU` and ELU, inside nested
+models too.
+
+- `guided` (Springenberg et al. 2015, https://arxiv.org/abs/1412.6806): the gradient passes only
+  where the incoming gradient is positive *and* the forward unit was active:
+  `g_in = f'(z) * relu(g_out)` (for ReLU: `g_out * [g_out > 0] * [z > 0]`).
+- `relu` / `deconv` / `deconvnet` / `rectified` (Zeiler & Fergus 2014,
+  https://arxiv.org/abs/1311.2901): only the positive part of the incoming gradient passes, with no
+  forward mask: `g_in = relu(g_out)`.
+
+A custom modifier is a function that takes an activation function and returns a replacement with a
+custom gradient; register it with `register(name, fn)`. For overrides of other layers (PatternNet
+replaces the kernels of Dense/Conv layers in the backward pass) subclass `BackpropModifier`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import keras
+import tensorflow as tf
+
+from vis.utils.model import iter_layers
+
+__all__ = ["BackpropModifier", "ActivationModifier", "get", "register", "names", "guided", "deconv"]
+
+# Rectifier activations whose gradient the built-in modifiers override.
+RECTIFIER_NAMES = ("relu", "relu6", "leaky_relu", "elu")
+_RECTIFIER_LAYERS = (keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.ELU)
+
+
+def guided(activation: Callable) -> Callable:
+    """Guided backprop version of `activation`: `g_in = f'(z) * relu(g_out)`.
+
+    Args:
+        activation: The forward activation function (e.g. `keras.activations.relu`).
+
+    Returns:
+        A function computing the same forward values with the guided gradient.
+
+    Example:
+        >>> f = guided(keras.activations.relu)
+    """
+
+    @tf.custom_gradient
+    def fn(z):
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            y = activation(z)
+
+        def grad(dy):
+            return tape.gradient(y, z, output_gradients=tf.nn.relu(dy))
+
+        return y, grad
+
+    return fn
+
+
+def deconv(activation: Callable) -> Callable:
+    """Deconvnet (rectified) version of `activation`: `g_in = relu(g_out)`, no forward mask.
+
+    Args:
+        activation: The forward activation function.
+
+    Returns:
+        A function computing the same forward values with the deconvnet gradient.
+    """
+
+    @tf.custom_gradient
+    def fn(z):
+        y = activation(z)
+
+        def grad(dy):
+            return tf.nn.relu(dy)
+
+        return y, grad
+
+    return fn
+
+
+class BackpropModifier:
+    """Base class: a rule that overrides gradients in a copy of a model.
+
+    Subclasses implement `apply(model_copy) -> int`, which patches the copy's layers in place
+    (they are the copy's own layer objects, never the user's) and returns how many gradient
+    overrides it installed. `cache_key` identifies equivalent modifiers so that copies and
+    compiled functions can be reused.
+    """
+
+    name: str = "custom"
+
+    @property
+    def cache_key(self) -> object:
+        return self
+
+    def apply(self, model_copy: keras.Model) -> int:
+        """Installs the overrides on `model_copy` (a copy owned by vis). Returns their count."""
+        raise NotImplementedError("abstract: subclasses of BackpropModifier implement apply()")
+
+
+def _is_rectifier_fn(fn) -> bool:
+    return getattr(fn, "__name__", "") in RECTIFIER_NAMES
+
+
+class ActivationModifier(BackpropModifier):
+    """A modifier that wraps every rectifier non-linearity of the model with `wrap(activation)`.
+
+    Args:
+        wrap: A function `activation -> activation` that returns a function with the same forward
+            values and a custom gradient (see `guided`, `deconv`).
+        name: The registry name.
+    """
+
+    def __init__(self, wrap: Callable, name: str = "custom"):
+        self.wrap = wrap
+        self.name = name
+
+    @property
+    def cache_key(self) -> object:
+        return ("activation", self.name, self.wrap)
+
+    def apply(self, model_copy: keras.Model) -> int:
+        count = 0
+        for _, layer in iter_layers(model_copy):
+            if isinstance(layer, _RECTIFIER_LAYERS):
+                original_call = layer.call
+                layer.call = self.wrap(original_call)
+                count += 1
+            elif _is_rectifier_fn(getattr(layer, "activation", None)):
+                layer.activation = self.wrap(layer.activation)
+                count += 1
+        if count == 0:
+            warnings.warn(
+                f"backprop_modifier {self.name!r} found no rectifier activation "
+                f"({', '.join(RECTIFIER_NAMES)}) in the model: it changes nothing and the map "
+                "equals the vanilla gradient.",
+                UserWarning,
+                stacklevel=4,
+            )
+        return count
+
+
+_REGISTRY: dict[str, BackpropModifier] = {}
+
+
+def register(name: str, fn: Callable | BackpropModifier) -> None:
+    """Registers a backprop modifier under `name`.
+
+    Args:
+        name: The name to use as `backprop_modifier=name`.
+        fn: Either a `BackpropModifier`, or a function `activation -> activation` whose returned
+            function has the same forward values and a custom gradient (`tf.custom_gradient`);
+            it is applied to every rectifier non-linearity of the model copy.
+
+    Raises:
+        TypeError: If `fn` is neither.
+        ValueError: If `name` is empty.
+
+    Example:
+        >>> def leaky_guided(activation):
+        ...     @tf.custom_gradient
+        ...     def f(z):
+        ...         y = activation(z)
+        ...         return y, lambda dy: tf.where(dy > 0, dy, 0.1 * dy)
+        ...     return f
+        >>> register("leaky_guided", leaky_guided)
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"`name` must be a non-empty string, got {name!r}.")
+    if isinstance(fn, BackpropModifier):
+        _REGISTRY[name] = fn
+    elif callable(fn):
+        _REGISTRY[name] = ActivationModifier(fn, name)
+    else:
+        raise TypeError(f"`fn` must be callable or a BackpropModifier, got {type(fn).__name__}.")
+
+
+def names() -> list[str]:
+    """The registered modifier names."""
+    return sorted(_REGISTRY)
+
+
+def get(identifier) -> BackpropModifier | None:
+    """Returns the backprop modifier for a name, an instance or a function.
+
+    Args:
+        identifier: `None` (vanilla gradient), a registered name (`'guided'`, `'relu'`,
+            `'deconv'`, `'deconvnet'`, `'rectified'`, or one added with `register`), a
+            `BackpropModifier`, or a function `activation -> activation`.
+
+    Returns:
+        A `BackpropModifier`, or `None` for the vanilla gradient.
+
+    Raises:
+        ValueError: If the name is unknown (the message lists the valid names).
+        TypeError: If `identifier` is of another type.
+
+    Example:
+        >>> get("guided").name
+        'guided'
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, BackpropModifier):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier in _REGISTRY:
+            return _REGISTRY[identifier]
+        raise ValueError(
+            f"Could not interpret backprop_modifier {identifier!r}. Valid names: {names()} or None."
+        )
+    if callable(identifier):
+        return ActivationModifier(identifier, getattr(identifier, "__name__", "custom"))
+    raise TypeError(
+        "`backprop_modifier` must be None, a name, a BackpropModifier or a callable, got "
+        f"{type(identifier).__name__}: {identifier!r}."
+    )
+
+
+register("guided", ActivationModifier(guided, "guided"))
+for _alias in ("relu", "deconv", "deconvnet", "rectified"):
+    register(_alias, ActivationModifier(deconv, _alias))

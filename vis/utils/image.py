@@ -1,0 +1,89 @@
+"""Image helpers: per-map normalization, channel reduction, heat-map overlays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["normalize", "reduce_channels", "overlay", "to_rgb"]
+
+
+def normalize(array: np.ndarray, batch: bool = False) -> np.ndarray:
+    """Min-max scales a map to [0, 1]; a constant map becomes all zeros (never NaN).
+
+    Args:
+        array: A map, or a batch of maps when `batch=True`.
+        batch: Scale each `array[i]` separately. Defaults to `False`.
+
+    Returns:
+        A float array of the same shape with values in [0, 1].
+
+    Example:
+        >>> normalize(np.array([1.0, 3.0]))
+        array([0., 1.])
+    """
+    a = np.asarray(array, dtype="float64" if np.asarray(array).dtype == np.float64 else "float32")
+    if batch:
+        axes = tuple(range(1, a.ndim))
+        lo = a.min(axis=axes, keepdims=True)
+        hi = a.max(axis=axes, keepdims=True)
+    else:
+        lo, hi = a.min(), a.max()
+    span = hi - lo
+    safe = np.where(span > 0, span, 1.0)
+    return np.where(span > 0, (a - lo) / safe, 0.0).astype(a.dtype)
+
+
+def reduce_channels(maps: np.ndarray, channel_axis: int = -1, how: str = "max") -> np.ndarray:
+    """Reduces the channel axis of a batch of maps (`'max'`, `'sum'` or `'mean'`)."""
+    ops = {"max": np.max, "sum": np.sum, "mean": np.mean}
+    if how not in ops:
+        raise ValueError(f"`how` must be one of {sorted(ops)}, got {how!r}.")
+    return ops[how](maps, axis=channel_axis)
+
+
+def to_rgb(image: np.ndarray) -> np.ndarray:
+    """An `(H, W, 3)` float image in [0, 1] from a grayscale or RGB image of any range."""
+    img = np.asarray(image, dtype="float32")
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    if img.ndim == 2:
+        img = np.stack([img] * 3, axis=-1)
+    if img.ndim != 3 or img.shape[-1] not in (3, 4):
+        raise ValueError(f"`image` must be (H, W), (H, W, 1) or (H, W, 3), got shape {img.shape}.")
+    return normalize(img[..., :3])
+
+
+def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
+    """Blends a heat map over an image.
+
+    Args:
+        image: `(H, W)`, `(H, W, 1)` or `(H, W, 3)` image, any value range (it is min-max scaled).
+        heatmap: `(h, w)` map; resized to `(H, W)` (bilinear) if needed and min-max scaled.
+        alpha: Weight of the heat map, in [0, 1]. Defaults to `0.5`.
+        cmap: A matplotlib colormap name. Defaults to `"jet"`.
+
+    Returns:
+        An `(H, W, 3)` float32 RGB array in [0, 1].
+
+    Raises:
+        ValueError: If `alpha` is outside [0, 1] or the heat map is not 2-D.
+
+    Example:
+        >>> rgb = overlay(x[0], saliency_map, alpha=0.4)
+    """
+    import matplotlib
+
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"`alpha` must be in [0, 1], got {alpha!r}.")
+    rgb = to_rgb(image)
+    heat = np.asarray(heatmap, dtype="float32")
+    if heat.ndim == 3 and heat.shape[-1] == 1:
+        heat = heat[..., 0]
+    if heat.ndim != 2:
+        raise ValueError(f"`heatmap` must be 2-D (H, W), got shape {heat.shape}.")
+    if heat.shape != rgb.shape[:2]:
+        import tensorflow as tf
+
+        heat = tf.image.resize(heat[..., None], rgb.shape[:2], method="bilinear").numpy()[..., 0]
+    colored = matplotlib.colormaps[cmap](normalize(heat))[..., :3].astype("float32")
+    return ((1.0 - alpha) * rgb + alpha * colored).astype("float32")

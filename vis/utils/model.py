@@ -1,0 +1,241 @@
+"""Layer look-up (index, name, nested path, object) and safe model copies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import keras
+
+__all__ = [
+    "iter_layers",
+    "resolve_layer",
+    "find_layer_idx",
+    "find_last_conv_layer",
+    "copy_model",
+    "ends_in_softmax",
+    "channel_axis",
+]
+
+LayerId = Any  # int | str | keras.layers.Layer
+
+
+def _sublayers(layer: keras.layers.Layer) -> list:
+    """The direct children of a nested model (empty for a plain layer)."""
+    if isinstance(layer, keras.Model):
+        return list(layer.layers)
+    return []
+
+
+def iter_layers(model: keras.Model, prefix: str = "") -> Iterator[tuple[str, keras.layers.Layer]]:
+    """Yields `(path, layer)` for every layer of `model`, depth first, nested models included.
+
+    A layer inside a sub-model named `base` has the path `"base/<layer name>"`.
+
+    Args:
+        model: A Keras model.
+        prefix: Path prefix of `model`'s own layers. Defaults to `""`.
+
+    Yields:
+        `(path, layer)` tuples in model order.
+
+    Example:
+        >>> [path for path, _ in iter_layers(model)]
+        ['conv1', 'conv2', 'pool', 'flatten', 'dense', 'predictions']
+    """
+    for layer in model.layers:
+        path = f"{prefix}{layer.name}"
+        yield path, layer
+        if _sublayers(layer):
+            yield from iter_layers(layer, prefix=f"{path}/")
+
+
+def _layer_names(model: keras.Model) -> list[str]:
+    return [path for path, _ in iter_layers(model)]
+
+
+def resolve_layer(
+    model: keras.Model, layer_idx: LayerId, param: str = "layer_idx"
+) -> tuple[str, keras.layers.Layer]:
+    """Finds a layer of `model` from an index, a name, a nested path or the layer object.
+
+    Args:
+        model: A Keras model.
+        layer_idx: An index into `model.layers` (negative allowed), a layer name, a path such as
+            `"base/conv5"` reaching into a nested model, or a layer object of `model`.
+        param: The argument name used in error messages. Defaults to `"layer_idx"`.
+
+    Returns:
+        `(path, layer)`: the layer's path (see `iter_layers`) and the layer itself.
+
+    Raises:
+        ValueError: If no such layer exists (the message lists the valid names).
+        TypeError: If `layer_idx` is of an unsupported type.
+
+    Example:
+        >>> path, layer = resolve_layer(model, -1)
+        >>> path
+        'predictions'
+    """
+    if isinstance(layer_idx, bool):
+        raise TypeError(f"`{param}` must be an int, a layer name or a layer, got {layer_idx!r}.")
+    if isinstance(layer_idx, int):
+        n = len(model.layers)
+        if not -n <= layer_idx < n:
+            raise ValueError(
+                f"`{param}`={layer_idx} is out of range: the model has {n} layers "
+                f"(valid indices {-n}..{n - 1}; note that Keras 3 Sequential models have no "
+                "InputLayer in `model.layers`)."
+            )
+        layer = model.layers[layer_idx]
+        return layer.name, layer
+    if isinstance(layer_idx, str):
+        paths = dict(iter_layers(model))
+        if layer_idx in paths:
+            return layer_idx, paths[layer_idx]
+        matches = [p for p in paths if p.rsplit("/", 1)[-1] == layer_idx]
+        if len(matches) == 1:
+            return matches[0], paths[matches[0]]
+        if len(matches) > 1:
+            raise ValueError(
+                f"`{param}`={layer_idx!r} is ambiguous: it names {matches}. Use a full path."
+            )
+        raise ValueError(
+            f"`{param}`={layer_idx!r}: no layer with that name or path. Valid names: "
+            f"{_layer_names(model)}."
+        )
+    if isinstance(layer_idx, keras.layers.Layer):
+        for path, layer in iter_layers(model):
+            if layer is layer_idx:
+                return path, layer
+        raise ValueError(f"`{param}`: layer {layer_idx.name!r} is not a layer of this model.")
+    history = getattr(layer_idx, "_keras_history", None)
+    if history is not None:  # a KerasTensor: the output of some layer
+        return resolve_layer(model, history.operation, param)
+    raise TypeError(
+        f"`{param}` must be an int index, a layer name/path, a layer or a layer's output tensor, "
+        f"got {type(layer_idx).__name__}: {layer_idx!r}."
+    )
+
+
+def layer_at(model: keras.Model, path: str) -> keras.layers.Layer:
+    """The layer of `model` at `path` (as produced by `iter_layers`)."""
+    return dict(iter_layers(model))[path]
+
+
+def find_layer_idx(model: keras.Model, layer_name: str) -> int:
+    """Index of the top-level layer called `layer_name` in `model.layers` (keras-vis helper).
+
+    Args:
+        model: A Keras model.
+        layer_name: The layer's name.
+
+    Returns:
+        The index into `model.layers`.
+
+    Raises:
+        ValueError: If no top-level layer has that name.
+
+    Example:
+        >>> find_layer_idx(model, "predictions")
+        5
+    """
+    for idx, layer in enumerate(model.layers):
+        if layer.name == layer_name:
+            return idx
+    raise ValueError(
+        f"`layer_name`={layer_name!r} not found. Valid names: {[l.name for l in model.layers]}."
+    )
+
+
+def _output_rank(layer: keras.layers.Layer) -> int | None:
+    try:
+        return len(layer.output.shape)
+    except (AttributeError, ValueError):
+        return None
+
+
+def find_last_conv_layer(model: keras.Model, before: str | None = None) -> str:
+    """Path of the last layer with a spatial (rank >= 3 with batch) output, e.g. the last conv.
+
+    Args:
+        model: A Keras model.
+        before: Only consider layers that come before this path. Defaults to `None` (all).
+
+    Returns:
+        The layer path (see `iter_layers`).
+
+    Raises:
+        ValueError: If the model has no layer with a spatial output.
+    """
+    found = None
+    for path, layer in iter_layers(model):
+        if path == before:
+            break
+        if isinstance(layer, keras.Model):
+            continue
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        rank = _output_rank(layer)
+        if rank is not None and rank >= 3:
+            found = path
+    if found is None:
+        raise ValueError(
+            "Could not find a layer with a spatial output (a convolution) for Grad-CAM; "
+            "pass `penultimate_layer_idx` explicitly."
+        )
+    return found
+
+
+def ends_in_softmax(layer: keras.layers.Layer) -> bool:
+    """Whether `layer` ends in a softmax (fused `activation='softmax'`, `Softmax` or
+    `Activation('softmax')`)."""
+    if isinstance(layer, keras.layers.Softmax):
+        return True
+    act = getattr(layer, "activation", None)
+    return act is not None and getattr(act, "__name__", "") == "softmax"
+
+
+def channel_axis(layer: keras.layers.Layer | None = None) -> int:
+    """The channel axis of `layer`'s output: 1 for `channels_first` layers, else -1."""
+    fmt = getattr(layer, "data_format", None) or keras.config.image_data_format()
+    return 1 if fmt == "channels_first" else -1
+
+
+def model_channel_axis(model: keras.Model) -> int:
+    """The channel axis of a model's image input, read from its first layer with a
+    `data_format` (1 for `channels_first`), else Keras' global image data format."""
+    for _, layer in iter_layers(model):
+        fmt = getattr(layer, "data_format", None)
+        if fmt in ("channels_first", "channels_last"):
+            return 1 if fmt == "channels_first" else -1
+    return channel_axis(None)
+
+
+def copy_model(model: keras.Model) -> keras.Model:
+    """A structural copy of `model` (nested models too) with the trained weights copied in.
+
+    `keras.models.clone_model` alone creates fresh, untrained weights; this copies the weights.
+
+    Args:
+        model: A Sequential or Functional Keras model (nested models allowed).
+
+    Returns:
+        A new model with new layer objects and equal weights; `model` is not touched.
+
+    Raises:
+        TypeError: If `model` is not a Keras model or is a subclassed model (those cannot be
+            cloned from their config; rebuild it with the Functional API).
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
+    try:
+        clone = keras.models.clone_model(model, recursive=True)
+    except Exception as exc:  # subclassed models and exotic layers
+        raise TypeError(
+            f"Cannot copy model {model.name!r} ({type(model).__name__}): {exc}. vis works on a "
+            "copy of Sequential and Functional models (nested ones too); rebuild subclassed "
+            "models with the Functional API."
+        ) from exc
+    clone.set_weights(model.get_weights())
+    return clone

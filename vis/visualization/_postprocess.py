@@ -1,0 +1,45 @@
+"""Shared last steps of every map: grad modifier, channel reduction, normalization, warnings."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from vis import grad_modifiers
+from vis.utils.image import normalize as _normalize
+
+
+class ZeroMapWarning(UserWarning):
+    """A map is legitimately all zero (dead units, a Grad-CAM zeroed by its ReLU, ...)."""
+
+
+def warn_if_zero(raw: np.ndarray, what: str) -> None:
+    """Warns (never raises) when some samples' raw maps are exactly zero everywhere."""
+    flat = np.asarray(raw).reshape(len(raw), -1)
+    zero = np.flatnonzero(~np.any(flat != 0, axis=1))
+    if zero.size:
+        warnings.warn(
+            f"The {what} is all zero for sample(s) {zero.tolist()[:10]} (e.g. dead ReLU units or "
+            "a target with no active path for this input); the map is returned as zeros.",
+            ZeroMapWarning,
+            stacklevel=3,
+        )
+
+
+def finish(
+    raw: np.ndarray,
+    single: bool,
+    grad_modifier,
+    keepdims: bool,
+    normalize: bool,
+    channel_axis: int = -1,
+) -> np.ndarray:
+    """Applies the grad modifier, the channel max (`keepdims=False`) and per-map [0, 1] scaling."""
+    modifier = grad_modifiers.get(grad_modifier)
+    maps = np.asarray(modifier(np.asarray(raw)))
+    if not keepdims and maps.ndim > 2:
+        maps = np.max(maps, axis=channel_axis)
+    if normalize:
+        maps = _normalize(maps, batch=True)
+    return maps[0] if single else maps

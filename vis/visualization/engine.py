@@ -1,0 +1,306 @@
+"""The gradient engine every method shares: a cached, compiled `d score / d wrt` on a model copy.
+
+For each user model, vis keeps (in a weak-keyed cache, so it goes away with the model) one copy per
+backprop modifier. A copy has new layer objects whose weights are synchronised from the user's
+model inside every compiled call (so a model trained further is explained as it is now), the
+modifier's gradient overrides, and recording hooks that capture every layer's output (and the
+pre-softmax logits of softmax layers) during the forward pass. Gradient functions are compiled
+once per (copy, losses, wrt layer) with a `None` batch dimension and reused: calls with new inputs,
+batch sizes or target indices do not retrace.
+
+The user's model is never modified: not its weights, layers, activations or attributes.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from vis import backprop_modifiers
+from vis.losses import Loss
+from vis.utils.model import (
+    channel_axis,
+    copy_model,
+    ends_in_softmax,
+    iter_layers,
+    resolve_layer,
+)
+
+__all__ = ["ModelCopy", "get_copy", "prepare_input", "gradients", "PRE_SOFTMAX"]
+
+PRE_SOFTMAX = ":pre_softmax"
+
+
+class _Recorder(dict):
+    """Holds the tensors recorded during one forward pass of a copy."""
+
+
+def _recording_call(call, recorder: _Recorder, path: str, record_input: bool):
+    def wrapped(*args, **kwargs):
+        if record_input:
+            recorder[path + PRE_SOFTMAX] = args[0] if args else kwargs["inputs"]
+        out = call(*args, **kwargs)
+        recorder[path] = out
+        return out
+
+    return wrapped
+
+
+def _recording_activation(activation, recorder: _Recorder, key: str):
+    def wrapped(z, *args, **kwargs):
+        recorder[key] = z
+        return activation(z, *args, **kwargs)
+
+    wrapped.__name__ = getattr(activation, "__name__", "activation")
+    return wrapped
+
+
+class ModelCopy:
+    """A copy of a user model with a backprop modifier applied and recording hooks installed.
+
+    Use `get_copy(model, backprop_modifier)` rather than the constructor: copies are cached.
+
+    Attributes:
+        model: The copied `keras.Model` (owned by vis).
+        source: A weak reference to the user's model.
+        modifier: The `BackpropModifier` (or `None`).
+        overrides: How many gradient overrides the modifier installed.
+    """
+
+    def __init__(self, model: keras.Model, modifier: backprop_modifiers.BackpropModifier | None):
+        if len(model.inputs) != 1:
+            raise ValueError(
+                f"`model` has {len(model.inputs)} inputs; vis explains single-input models."
+            )
+        self.source = weakref.ref(model)
+        self.modifier = modifier
+        self.model = copy_model(model)
+        self.overrides = modifier.apply(self.model) if modifier is not None else 0
+        self.recorder = _Recorder()
+        for path, layer in iter_layers(self.model):
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            record_input = isinstance(layer, keras.layers.Softmax) or (
+                isinstance(layer, keras.layers.Activation) and ends_in_softmax(layer)
+            )
+            layer.call = _recording_call(layer.call, self.recorder, path, record_input)
+            if not record_input and ends_in_softmax(layer):
+                layer.activation = _recording_activation(
+                    layer.activation, self.recorder, path + PRE_SOFTMAX
+                )
+        src_vars = list(model.weights)
+        dst_vars = list(self.model.weights)
+        if [tuple(v.shape) for v in src_vars] != [tuple(v.shape) for v in dst_vars]:
+            raise TypeError(f"Could not copy model {model.name!r}: its weights do not line up.")
+        self._pairs = list(zip(dst_vars, src_vars))
+        self._functions: dict[Any, Any] = {}
+        self.input_shape = tuple(model.inputs[0].shape)
+        self.input_dtype = model.inputs[0].dtype
+
+    def sync(self) -> None:
+        """Copies the user's current weights into the copy (inside a compiled call: on device)."""
+        for dst, src in self._pairs:
+            dst.assign(src.value)
+
+    def layer(self, layer_id, param: str = "layer_idx") -> tuple[str, keras.layers.Layer]:
+        """Resolves `layer_id` on the *user's* model and returns `(path, copy's layer)`."""
+        source = self.source()
+        path, _ = resolve_layer(source, layer_id, param)
+        return path, dict(iter_layers(self.model))[path]
+
+    def function(self, losses: Sequence[tuple[Loss, float]], wrt_path: str | None):
+        """The compiled `(x, *targets) -> (score, grads, wrt_value)` for these losses."""
+        specs = []
+        for loss, weight in losses:
+            path, layer = self.layer(loss.layer, "layer_idx")
+            key = path + PRE_SOFTMAX if (loss.pre_softmax and ends_in_softmax(layer)) else path
+            out_shape = tuple(layer.output.shape)
+            caxis = channel_axis(layer)
+            target = loss.target(1, out_shape, caxis)
+            target_spec = (
+                None
+                if target is None
+                else tf.TensorSpec((None,) + tuple(np.shape(target)[1:]), tf.as_dtype(target.dtype))
+            )
+            specs.append((loss, float(weight), key, caxis, out_shape, target_spec))
+        cache_key = (tuple((s[0].cache_key(), s[1]) for s in specs), wrt_path)
+        fn = self._functions.get(cache_key)
+        if fn is None:
+            fn = self._build(specs, wrt_path)
+            self._functions[cache_key] = fn
+        return fn, specs
+
+    def _build(self, specs, wrt_path: str | None):
+        x_spec = tf.TensorSpec((None,) + self.input_shape[1:], self.input_dtype)
+        target_specs = [s[5] for s in specs if s[5] is not None]
+        model, recorder = self.model, self.recorder
+
+        @tf.function(input_signature=[x_spec, *target_specs])
+        def fn(x, *targets):
+            self.sync()
+            targets = list(targets)
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                recorder.clear()
+                model(x, training=False)
+                score = None
+                for loss, weight, key, caxis, _, target_spec in specs:
+                    t = targets.pop(0) if target_spec is not None else None
+                    value = -weight * loss(recorder[key], t, caxis)
+                    score = value if score is None else score + value
+                total = tf.reduce_sum(score)
+            wrt = x if wrt_path is None else recorder[wrt_path]
+            grads = tape.gradient(total, wrt)
+            if grads is None:
+                target_names = sorted({s[2] for s in specs})
+                raise ValueError(
+                    f"The score of layer(s) {target_names} has no gradient path to "
+                    f"{'the input' if wrt_path is None else repr(wrt_path)} (disconnected graph or "
+                    "stop_gradient): there is nothing to explain."
+                )
+            recorder.clear()
+            return score, grads, wrt
+
+        return fn
+
+
+_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def get_copy(model: keras.Model, backprop_modifier=None) -> ModelCopy:
+    """The cached `ModelCopy` of `model` for `backprop_modifier` (built on first use).
+
+    Args:
+        model: The user's Keras model (never modified).
+        backprop_modifier: Anything `vis.backprop_modifiers.get` accepts. Defaults to `None`.
+
+    Returns:
+        The `ModelCopy`.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
+    modifier = backprop_modifiers.get(backprop_modifier)
+    per_model = _COPIES.setdefault(model, {})
+    key = None if modifier is None else modifier.cache_key
+    copy = per_model.get(key)
+    if copy is None:
+        copy = ModelCopy(model, modifier)
+        per_model[key] = copy
+    return copy
+
+
+def prepare_input(model: keras.Model, seed_input, param: str = "seed_input") -> tuple[np.ndarray, bool]:
+    """Validates `seed_input` against the model's input and adds a batch axis if needed.
+
+    Args:
+        model: The Keras model.
+        seed_input: One sample (no batch axis) or a batch.
+        param: Name used in error messages. Defaults to `"seed_input"`.
+
+    Returns:
+        `(batch, single)`: a float array with a batch axis, and whether the input was one sample.
+
+    Raises:
+        ValueError: On a wrong rank or shape, NaN/inf values, or an empty batch.
+        TypeError: If the input cannot be converted to a numeric array.
+    """
+    if len(model.inputs) != 1:
+        raise ValueError(f"`model` has {len(model.inputs)} inputs; vis explains single-input models.")
+    try:
+        x = np.asarray(seed_input)
+    except Exception as exc:
+        raise TypeError(f"`{param}` must be array-like, got {type(seed_input).__name__}.") from exc
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise TypeError(f"`{param}` must hold real numbers, got dtype {x.dtype}.")
+    expected = tuple(model.inputs[0].shape)
+    dtype = np.dtype(model.inputs[0].dtype)
+    if x.ndim == len(expected) - 1:
+        x, single = x[None], True
+    elif x.ndim == len(expected):
+        single = False
+    else:
+        raise ValueError(
+            f"`{param}` has shape {x.shape}, but the model expects one sample of shape "
+            f"{expected[1:]} or a batch of shape {expected}."
+        )
+    for got, want in zip(x.shape[1:], expected[1:]):
+        if want is not None and got != want:
+            raise ValueError(
+                f"`{param}` has shape {x.shape}, but the model expects one sample of shape "
+                f"{expected[1:]} or a batch of shape {expected}."
+            )
+    if x.shape[0] == 0:
+        raise ValueError(f"`{param}` is an empty batch.")
+    x = x.astype(dtype if np.issubdtype(dtype, np.floating) else "float32", copy=False)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"`{param}` contains NaN or inf values; explanations need finite input.")
+    return x, single
+
+
+def resolve_wrt(copy: ModelCopy, wrt_tensor) -> str | None:
+    """Path of the layer whose output is `wrt_tensor` (`None`: the model input)."""
+    if wrt_tensor is None:
+        return None
+    path, layer = copy.layer(wrt_tensor, "wrt_tensor")
+    if isinstance(layer, keras.layers.InputLayer):
+        return None
+    return path
+
+
+def gradients(
+    model: keras.Model,
+    losses: Sequence[tuple[Loss, float]],
+    x: np.ndarray,
+    wrt_tensor=None,
+    backprop_modifier=None,
+    batch_size: int | None = None,
+    return_wrt: bool = False,
+):
+    """Per-sample scores and gradients of `-sum(weight * loss)` for a validated batch `x`.
+
+    Args:
+        model: The user's model.
+        losses: `(Loss, weight)` pairs.
+        x: A batch, as returned by `prepare_input`.
+        wrt_tensor: `None` (the input) or the layer whose output to differentiate against.
+        backprop_modifier: Anything `vis.backprop_modifiers.get` accepts.
+        batch_size: Evaluate in chunks of this many samples. Defaults to `None` (all at once).
+        return_wrt: Also return the value of the `wrt` tensor.
+
+    Returns:
+        `(scores, grads)` NumPy arrays (`scores` of shape `(N,)`), plus the `wrt` values when
+        `return_wrt` is set.
+    """
+    copy = get_copy(model, backprop_modifier)
+    wrt_path = resolve_wrt(copy, wrt_tensor)
+    fn, specs = copy.function(losses, wrt_path)
+    n = len(x)
+    targets = [
+        loss.target(n, out_shape, caxis)
+        for loss, _, _, caxis, out_shape, spec in specs
+        if spec is not None
+    ]
+    step = n if batch_size is None else _check_batch_size(batch_size)
+    scores, grads, wrts = [], [], []
+    for start in range(0, n, step):
+        sl = slice(start, start + step)
+        s, g, w = fn(tf.constant(x[sl]), *[tf.constant(t[sl]) for t in targets])
+        scores.append(s.numpy())
+        grads.append(g.numpy())
+        if return_wrt:
+            wrts.append(w.numpy())
+    out = (np.concatenate(scores), np.concatenate(grads))
+    if return_wrt:
+        out = out + (np.concatenate(wrts),)
+    return out
+
+
+def _check_batch_size(batch_size) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be a positive int or None, got {batch_size!r}.")
+    return int(batch_size)
