@@ -113,15 +113,19 @@ class ModelCopy:
         path, _ = resolve_layer(source, layer_id, param)
         return path, dict(iter_layers(self.model))[path]
 
-    def function(self, losses: Sequence[tuple[Loss, float]], wrt_path: str | None):
-        """The compiled `(x, *targets) -> (score, grads, wrt_value)` for these losses."""
-        specs = []
+    def function(self, losses: Sequence[tuple[Loss, float]], wrt_path: str | None, n: int):
+        """The compiled `(x, *targets) -> (score, grads, wrt_value)` for these losses, and the
+        run-time target arrays of the losses for a batch of `n` samples."""
+        specs, targets = [], []
         for loss, weight in losses:
             path, layer = self.layer(loss.layer, "layer_idx")
             key = path + PRE_SOFTMAX if (loss.pre_softmax and ends_in_softmax(layer)) else path
             out_shape = tuple(layer.output.shape)
             caxis = channel_axis(layer)
-            target = loss.target(1, out_shape, caxis)
+            target = loss.target(n, out_shape, caxis)
+            if target is not None:
+                target = np.asarray(target)
+                targets.append(target)
             target_spec = (
                 None
                 if target is None
@@ -133,7 +137,7 @@ class ModelCopy:
         if fn is None:
             fn = self._build(specs, wrt_path)
             self._functions[cache_key] = fn
-        return fn, specs
+        return fn, targets
 
     def _build(self, specs, wrt_path: str | None):
         x_spec = tf.TensorSpec((None,) + self.input_shape[1:], self.input_dtype)
@@ -151,10 +155,10 @@ class ModelCopy:
                 score = None
                 for loss, weight, key, caxis, _, target_spec in specs:
                     t = targets.pop(0) if target_spec is not None else None
-                    value = -weight * loss(recorder[key], t, caxis)
+                    value = -weight * loss(_single(recorder[key], key), t, caxis)
                     score = value if score is None else score + value
                 total = tf.reduce_sum(score)
-            wrt = x if wrt_path is None else recorder[wrt_path]
+            wrt = x if wrt_path is None else _single(recorder[wrt_path], wrt_path)
             grads = tape.gradient(total, wrt)
             if grads is None:
                 target_names = sorted({s[2] for s in specs})
@@ -167,6 +171,17 @@ class ModelCopy:
             return score, grads, wrt
 
         return fn
+
+
+def _single(value, key: str):
+    """A layer's recorded output; a one-element list (single-output sub-model) is unwrapped."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            raise ValueError(
+                f"Layer {key!r} has {len(value)} outputs; vis explains single-output layers."
+            )
+        return value[0]
+    return value
 
 
 _COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -278,13 +293,8 @@ def gradients(
     """
     copy = get_copy(model, backprop_modifier)
     wrt_path = resolve_wrt(copy, wrt_tensor)
-    fn, specs = copy.function(losses, wrt_path)
     n = len(x)
-    targets = [
-        loss.target(n, out_shape, caxis)
-        for loss, _, _, caxis, out_shape, spec in specs
-        if spec is not None
-    ]
+    fn, targets = copy.function(losses, wrt_path, n)
     step = n if batch_size is None else _check_batch_size(batch_size)
     scores, grads, wrts = [], [], []
     for start in range(0, n, step):
