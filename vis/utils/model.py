@@ -144,7 +144,7 @@ def find_layer_idx(model: keras.Model, layer_name: str) -> int:
         if layer.name == layer_name:
             return idx
     raise ValueError(
-        f"`layer_name`={layer_name!r} not found. Valid names: {[l.name for l in model.layers]}."
+        f"`layer_name`={layer_name!r} not found. Valid names: {[layer.name for layer in model.layers]}."
     )
 
 
@@ -156,7 +156,11 @@ def _output_rank(layer: keras.layers.Layer) -> int | None:
 
 
 def find_last_conv_layer(model: keras.Model, before: str | None = None) -> str:
-    """Path of the last layer with a spatial (rank >= 3 with batch) output, e.g. the last conv.
+    """Path of the last layer with a spatial feature map, e.g. the last conv (or its ReLU).
+
+    Candidates have a rank >= 3 output (batch included) and are not pooling layers, so that
+    `conv -> max-pool -> flatten` picks the convolution, and MobileNetV2's `Conv_1 -> BN ->
+    ReLU(6.)` picks the final ReLU.
 
     Args:
         model: A Keras model.
@@ -174,7 +178,7 @@ def find_last_conv_layer(model: keras.Model, before: str | None = None) -> str:
             break
         if isinstance(layer, keras.Model):
             continue
-        if isinstance(layer, keras.layers.InputLayer):
+        if isinstance(layer, keras.layers.InputLayer) or "Pooling" in type(layer).__name__:
             continue
         rank = _output_rank(layer)
         if rank is not None and rank >= 3:

@@ -224,6 +224,8 @@ def prepare_input(model: keras.Model, seed_input, param: str = "seed_input") -> 
         ValueError: On a wrong rank or shape, NaN/inf values, or an empty batch.
         TypeError: If the input cannot be converted to a numeric array.
     """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
     if len(model.inputs) != 1:
         raise ValueError(f"`model` has {len(model.inputs)} inputs; vis explains single-input models.")
     try:
