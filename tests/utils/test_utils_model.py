@@ -64,3 +64,15 @@ def test_subclassed_models_get_a_clear_error():
     net(np.ones((1, 3), "float32"))
     with pytest.raises(TypeError, match="Functional API"):
         copy_model(net)
+
+
+def test_lambda_layers_are_copied_without_unsafe_deserialization():
+    from vis.visualization import visualize_saliency
+
+    inp = keras.Input((4,))
+    h = keras.layers.Lambda(lambda t: t * 2.0, name="double")(inp)
+    model = keras.Model(inp, keras.layers.Dense(2, name="out")(h))
+    g = visualize_saliency(model, -1, 1, np.ones((1, 4), "float32"), grad_modifier=None,
+                           normalize=False)
+    np.testing.assert_allclose(g[0], 2 * model.get_layer("out").get_weights()[0][:, 1], rtol=1e-6)
+    assert copy_model(model).get_layer("double") is not model.get_layer("double")

@@ -216,6 +216,20 @@ def model_channel_axis(model: keras.Model) -> int:
     return channel_axis(None)
 
 
+def _clone_layer(layer: keras.layers.Layer) -> keras.layers.Layer:
+    """A new layer from the config; a `Lambda` reuses the user's in-memory function (its config
+    round trip would need unsafe deserialization, which is meant for files, not live objects)."""
+    if isinstance(layer, keras.layers.Lambda):
+        return keras.layers.Lambda(
+            layer.function,
+            output_shape=getattr(layer, "_output_shape", None),
+            mask=layer.mask,
+            arguments=dict(layer.arguments or {}),
+            name=layer.name,
+        )
+    return layer.__class__.from_config(layer.get_config())
+
+
 def copy_model(model: keras.Model) -> keras.Model:
     """A structural copy of `model` (nested models too) with the trained weights copied in.
 
@@ -234,7 +248,7 @@ def copy_model(model: keras.Model) -> keras.Model:
     if not isinstance(model, keras.Model):
         raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
     try:
-        clone = keras.models.clone_model(model, recursive=True)
+        clone = keras.models.clone_model(model, clone_function=_clone_layer, recursive=True)
     except Exception as exc:  # subclassed models and exotic layers
         raise TypeError(
             f"Cannot copy model {model.name!r} ({type(model).__name__}): {exc}. vis works on a "
