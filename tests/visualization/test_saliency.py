@@ -238,3 +238,17 @@ def test_steering_regressor_increase_decrease_maintain():
                                 normalize=False)
     np.testing.assert_allclose(steady, np.abs(1.0 / (raw + 1e-7 * np.where(raw >= 0, 1, -1))),
                                rtol=1e-4)
+
+
+def test_copy_cache_is_bounded_and_releasable():
+    from vis import backprop_modifiers
+    from vis.visualization import engine
+
+    model, *_ = dense_relu()
+    x = np.ones((1, 6), "float32")
+    for i in range(engine.MAX_COPIES_PER_MODEL + 3):
+        modifier = backprop_modifiers.ActivationModifier(backprop_modifiers.guided, f"g{i}")
+        visualize_saliency(model, -1, 0, x, backprop_modifier=modifier)
+    assert len(engine._COPIES[model]) == engine.MAX_COPIES_PER_MODEL
+    engine.release(model)
+    assert model not in engine._COPIES

@@ -14,6 +14,7 @@ The user's model is never modified: not its weights, layers, activations or attr
 from __future__ import annotations
 
 import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,7 +32,11 @@ from vis.utils.model import (
     resolve_layer,
 )
 
-__all__ = ["ModelCopy", "get_copy", "prepare_input", "gradients", "PRE_SOFTMAX"]
+__all__ = ["ModelCopy", "get_copy", "release", "prepare_input", "gradients", "PRE_SOFTMAX"]
+
+# Copies kept per user model: one per backprop modifier, least recently used dropped first
+# (PatternNet modifiers with new patterns, e.g. one per sanity-check step, each need a copy).
+MAX_COPIES_PER_MODEL = 8
 
 PRE_SOFTMAX = ":pre_softmax"
 
@@ -200,13 +205,26 @@ def get_copy(model: keras.Model, backprop_modifier=None) -> ModelCopy:
     if not isinstance(model, keras.Model):
         raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
     modifier = backprop_modifiers.get(backprop_modifier)
-    per_model = _COPIES.setdefault(model, {})
+    per_model = _COPIES.setdefault(model, OrderedDict())
     key = None if modifier is None else modifier.cache_key
-    copy = per_model.get(key)
+    copy = per_model.pop(key, None)
     if copy is None:
         copy = ModelCopy(model, modifier)
-        per_model[key] = copy
+    per_model[key] = copy  # most recently used last
+    while len(per_model) > MAX_COPIES_PER_MODEL:
+        per_model.popitem(last=False)
     return copy
+
+
+def release(model: keras.Model | None = None) -> None:
+    """Drops the cached copies and compiled functions of `model` (of every model if `None`).
+
+    They are also dropped automatically when the model is garbage collected.
+    """
+    if model is None:
+        _COPIES.clear()
+    else:
+        _COPIES.pop(model, None)
 
 
 def prepare_input(model: keras.Model, seed_input, param: str = "seed_input") -> tuple[np.ndarray, bool]:

@@ -1,0 +1,166 @@
+"""Shared steps of the sanity checks: argument checks, running an explainer, scoring maps."""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from vis.sanity import explainers as _explainers
+from vis.sanity import metrics as _metrics
+from vis.visualization import ZeroMapWarning
+
+DEFAULT_METRICS = ("spearman_abs", "spearman", "ssim", "hog")
+TARGETS = ("label", "predicted")
+
+
+def method_name(method) -> str:
+    """A display name for an explainer name or callable."""
+    if isinstance(method, str):
+        return method
+    return getattr(method, "__name__", type(method).__name__)
+
+
+def check_target(target) -> str:
+    if target not in TARGETS:
+        raise ValueError(f"`target` must be one of {list(TARGETS)}, got {target!r}.")
+    return target
+
+
+def check_seed(seed) -> int | None:
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"`seed` must be a non-negative int (or None), got {seed!r}.")
+    return int(seed)
+
+
+def check_batch_size(batch_size) -> int | None:
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be a positive int or None, got {batch_size!r}.")
+    return int(batch_size)
+
+
+def metric_functions(metrics) -> dict[str, Callable]:
+    """`{name: fn}` for a sequence of metric names / callables (validated)."""
+    if isinstance(metrics, str) or callable(metrics):
+        metrics = (metrics,)
+    if not isinstance(metrics, Sequence) or not metrics:
+        raise ValueError(
+            f"`metrics` must be a non-empty sequence of metric names or callables, got {metrics!r}. "
+            f"Valid names: {_metrics.names()}."
+        )
+    out: dict[str, Callable] = {}
+    for item in metrics:
+        fn = _metrics.get(item)
+        name = item if isinstance(item, str) else getattr(fn, "__name__", f"metric_{len(out)}")
+        if name in out:
+            raise ValueError(f"`metrics` names {name!r} twice: {list(metrics)!r}.")
+        out[name] = fn
+    return out
+
+
+def labels(y, n: int, units: int | None, param: str = "y") -> np.ndarray:
+    """Integer class indices `(n,)` from `y` (ints, or one-hot / scores of shape `(n, units)`)."""
+    arr = np.asarray(y)
+    if arr.ndim == 0:
+        arr = arr[None]
+    if arr.ndim == 2 and units is not None and arr.shape[1] == units and units > 1:
+        arr = arr.argmax(axis=1)
+    if arr.ndim != 1 or len(arr) != n:
+        raise ValueError(
+            f"`{param}` must hold one class index per input ({n}), or one-hot rows, got shape "
+            f"{np.shape(y)}."
+        )
+    if not np.issubdtype(arr.dtype, np.integer):
+        if not np.issubdtype(arr.dtype, np.number) or not np.all(np.mod(arr, 1) == 0):
+            raise ValueError(f"`{param}` must hold integer class indices, got {arr[:5]!r}...")
+        arr = arr.astype("int64")
+    if units is not None and (arr.min() < 0 or arr.max() >= units):
+        raise ValueError(
+            f"`{param}` has class indices outside 0..{units - 1} (the model has {units} outputs): "
+            f"min {arr.min()}, max {arr.max()}."
+        )
+    return arr.astype("int64")
+
+
+def _accepts(fn: Callable, name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def explain(fn: Callable, model, x: np.ndarray, y: np.ndarray, batch_size, where: str) -> np.ndarray:
+    """Runs an explainer and checks its maps (one finite map per input).
+
+    `ZeroMapWarning`s are silenced: randomized models legitimately produce all-zero maps, and
+    the metrics give constant maps documented values.
+    """
+    kwargs = {"batch_size": batch_size} if batch_size is not None and _accepts(fn, "batch_size") \
+        else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ZeroMapWarning)
+        maps = fn(model, x, y, **kwargs)
+    maps = np.asarray(maps)
+    if maps.ndim < 2 or len(maps) != len(x):
+        raise ValueError(
+            f"The explainer returned maps of shape {maps.shape} for {len(x)} inputs ({where}); "
+            "expected one map per input, shape (N, ...)."
+        )
+    if not np.issubdtype(maps.dtype, np.number) or not np.all(np.isfinite(maps)):
+        raise ValueError(f"The explainer returned non-finite (NaN/inf) maps ({where}).")
+    return maps
+
+
+class Scorer:
+    """Scores maps against the original maps with every metric.
+
+    Metrics exposing `features` / `compare` stages (the built-ins) get the original maps'
+    features computed once, not at every step.
+    """
+
+    def __init__(self, fns: dict[str, Callable], original: np.ndarray, channel_axis: int | None):
+        self.fns = fns
+        self.original = original
+        self.channel_axis = channel_axis
+        self._features: dict[str, np.ndarray] = {}
+
+    def _one(self, name: str, fn: Callable, maps: np.ndarray) -> np.ndarray:
+        features, compare = getattr(fn, "features", None), getattr(fn, "compare", None)
+        if features is None or compare is None:
+            return fn(self.original, maps, channel_axis=self.channel_axis)
+        if name not in self._features:
+            self._features[name] = features(self.original, channel_axis=self.channel_axis)
+        return compare(self._features[name], features(maps, channel_axis=self.channel_axis))
+
+    def __call__(self, maps: np.ndarray, where: str) -> dict[str, np.ndarray]:
+        """`{metric: (N,)}` similarities of `maps` to the original maps."""
+        if maps.shape != self.original.shape:
+            raise ValueError(
+                f"The explainer returned maps of shape {maps.shape} ({where}) but "
+                f"{self.original.shape} for the original model."
+            )
+        out = {}
+        for name, fn in self.fns.items():
+            values = np.asarray(self._one(name, fn, maps), dtype="float64")
+            if values.shape != (len(maps),):
+                raise ValueError(
+                    f"Metric {name!r} returned shape {values.shape}; expected ({len(maps)},)."
+                )
+            out[name] = values
+        return out
+
+
+def map_channel_axis(maps: np.ndarray, x: np.ndarray, input_axis: int) -> int | None:
+    """The channel axis of `maps`: the input's if the maps are shaped like images `x`."""
+    return input_axis if maps.ndim == x.ndim and x.ndim > 2 else None
+
+
+def explainer(method) -> Callable:
+    return _explainers.get(method)

@@ -1,0 +1,216 @@
+"""Model parameter randomization test (Adebayo et al. 2018), cascading or independent.
+
+Paper: "Sanity Checks for Saliency Maps", https://arxiv.org/abs/1810.03292. If an explanation does
+not change when the model's learned weights are replaced by random ones, it is not explaining
+the model. The test compares each input's map from the trained model with its map from
+randomized copies:
+
+- `mode='cascading'`: layers are re-initialized cumulatively from the top (the logits) down to
+  the first layer; step `k` has the `k` top layers random.
+- `mode='independent'`: one layer at a time, all others at their trained values.
+
+Work happens on a private copy of the model (`vis.utils.model.copy_model`, which copies the
+trained weights); the user's model is never changed. The copy is kept per model (weakly) and
+re-loaded with the model's current weights at the start of every test, and the explainers'
+compiled gradient functions are cached on it (the engine re-reads the copy's weights inside every
+compiled call): each gradient method is compiled once per model, not once per step, and a second
+test on the same model compiles nothing. PatternNet / PatternAttribution fit new patterns on each
+randomized model, so they build and compile one explainer per step.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from vis.sanity import _common
+from vis.sanity.reinit import randomization_steps, reinitialize_layer
+from vis.sanity.result import Result
+from vis.utils.model import copy_model, iter_layers, model_channel_axis
+from vis.visualization import engine
+
+__all__ = ["model_randomization_test"]
+
+MODES = ("cascading", "independent")
+
+
+class _Workspace:
+    """A private copy of a user model, with a compiled forward pass."""
+
+    def __init__(self, model: keras.Model):
+        self.model = copy_model(model)
+        self.busy = False
+        spec = tf.TensorSpec((None,) + tuple(model.inputs[0].shape[1:]), model.inputs[0].dtype)
+        copy = self.model
+        self._forward = tf.function(lambda t: copy(t, training=False), input_signature=[spec])
+
+    def predict(self, x: np.ndarray, batch_size: int | None) -> np.ndarray:
+        step = len(x) if batch_size is None else batch_size
+        outs = [self._forward(tf.constant(x[i:i + step])) for i in range(0, len(x), step)]
+        if any(isinstance(o, (list, tuple, dict)) for o in outs):
+            raise ValueError("The model has several outputs; the sanity checks need one.")
+        return np.concatenate([keras.ops.convert_to_numpy(o) for o in outs])
+
+
+_WORKSPACES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def _workspace(model: keras.Model):
+    """A copy of `model` with its current weights (cached per model; a fresh one if in use)."""
+    ws = _WORKSPACES.get(model)
+    if ws is None or ws.busy:
+        ws = _Workspace(model)
+        _WORKSPACES.setdefault(model, ws)
+    ws.busy = True
+    try:
+        ws.model.set_weights(model.get_weights())
+        yield ws
+    finally:
+        ws.busy = False
+
+
+def _new_weights(layer, path: str, reinitialize, seed) -> list[np.ndarray]:
+    if reinitialize is None:
+        return reinitialize_layer(layer, seed, path)
+    new = [np.asarray(w) for w in reinitialize(layer)]
+    old = layer.get_weights()
+    if [w.shape for w in new] != [w.shape for w in old]:
+        raise ValueError(
+            f"`reinitialize` returned arrays of shapes {[w.shape for w in new]} for layer "
+            f"{path!r}, whose weights have shapes {[w.shape for w in old]}."
+        )
+    return new
+
+
+def _accuracy(logits: np.ndarray, y: np.ndarray | None) -> float | None:
+    return None if y is None else float(np.mean(logits.argmax(axis=-1) == y))
+
+
+def model_randomization_test(
+    model: keras.Model,
+    x,
+    y,
+    method: str | Callable,
+    mode: str = "cascading",
+    metrics: Sequence = _common.DEFAULT_METRICS,
+    target: str = "label",
+    reinitialize: Callable | None = None,
+    seed: int | None = 0,
+    batch_size: int | None = None,
+    verbose: bool = True,
+    layers: Sequence | None = None,
+) -> Result:
+    """Model parameter randomization test: how much do the maps change with random weights?
+
+    For each step the copy's layers are re-initialized (see `mode`), the method explains `x`
+    again, and every metric compares each input's new map with its map from the trained model.
+    A method that explains the model gives low similarity once the top layers are random
+    (vanilla gradients do); one that mostly reflects the input keeps high similarity (guided
+    backprop on a CNN: the paper's central finding).
+
+    Args:
+        model: A trained Keras classifier (Sequential or Functional, nested models allowed).
+            Never modified.
+        x: The inputs to explain, a batch (or one sample).
+        y: Their labels: class indices `(N,)` or one-hot rows. May be `None` with
+            `target='predicted'` (then no accuracy is reported).
+        method: An explainer name (`'gradient'`, `'guided_backprop'`, `'deconvnet'`,
+            `'smoothgrad'`, `'integrated_gradients'`, `'gradient_x_input'`, `'gradcam'`,
+            `'guided_gradcam'`, `'patternnet'`, `'patternattribution'`, `'lrp'`, see
+            `vis.sanity.explainers`) or a callable `(model, x, y) -> maps`.
+        mode: `'cascading'` (top-down, cumulative) or `'independent'` (one layer at a time).
+            Defaults to `'cascading'`.
+        metrics: Metric names or callables (see `vis.sanity.metrics`). Defaults to
+            `('spearman_abs', 'spearman', 'ssim', 'hog')`.
+        target: `'label'` explains `y` for every model; `'predicted'` explains each model's own
+            top class (the trained model's for the original maps). Defaults to `'label'`.
+        reinitialize: `None` re-draws each layer's variables from the layer's own initializers
+            (`vis.sanity.reinit.reinitialize_layer`) with a seed derived from `seed`; or a
+            callable `(layer) -> list of arrays` giving the new weights. Defaults to `None`.
+        seed: Seed of the re-initialization; the same seed gives the same result. Defaults to
+            `0`.
+        batch_size: Forward/explain in chunks of this many inputs (passed to explainers that
+            accept `batch_size`). Defaults to `None` (one batch).
+        verbose: Show a progress bar over the steps. Defaults to `True`.
+        layers: The steps: `None` for every layer with weights, from the last to the first, or
+            a list of layer ids / lists of ids (blocks), see
+            `vis.sanity.reinit.randomization_steps`. Defaults to `None`.
+
+    Returns:
+        A `vis.sanity.Result` with `steps`, `scores` (`{metric: (len(steps), N)}`), `maps`,
+        `accuracy` and `targets`.
+
+    Raises:
+        ValueError: Unknown `mode` / `target` / method / metric, bad inputs or labels, a layer
+            without initializers (pass `reinitialize=`), or maps that are not finite or change
+            shape.
+        TypeError: Arguments of the wrong type.
+
+    Example:
+        >>> result = model_randomization_test(model, x_test[:32], y_test[:32], "gradient")
+        >>> print(result.summary())
+        >>> curves, grid = result.plot()
+    """
+    if mode not in MODES:
+        raise ValueError(f"`mode` must be one of {list(MODES)}, got {mode!r}.")
+    target = _common.check_target(target)
+    seed = _common.check_seed(seed)
+    if reinitialize is not None and not callable(reinitialize):
+        raise TypeError(
+            f"`reinitialize` must be None or a callable (layer) -> list of arrays, got "
+            f"{type(reinitialize).__name__}."
+        )
+    fn = _common.explainer(method)
+    fns = _common.metric_functions(metrics)
+    x, _ = engine.prepare_input(model, x, "x")
+    if len(model.outputs) != 1:
+        raise ValueError(f"`model` has {len(model.outputs)} outputs; the sanity checks need one.")
+    batch_size = _common.check_batch_size(batch_size)
+    units = int(model.outputs[0].shape[-1])
+    if y is None and target == "label":
+        raise ValueError("`y` is None: give labels, or use target='predicted'.")
+    y = None if y is None else _common.labels(y, len(x), units)
+    steps = randomization_steps(model, layers)
+    input_axis = model_channel_axis(model)
+
+    with _workspace(model) as ws:
+        layer_of = dict(iter_layers(ws.model))
+        trained = {p: layer_of[p].get_weights() for _, paths in steps for p in paths}
+        logits = ws.predict(x, batch_size)
+        targets = {"original": y if target == "label" else logits.argmax(axis=-1)}
+        accuracy = {"original": _accuracy(logits, y)}
+        maps = {"original": _common.explain(fn, ws.model, x, targets["original"], batch_size,
+                                            "original model")}
+        scorer = _common.Scorer(
+            fns, maps["original"], _common.map_channel_axis(maps["original"], x, input_axis)
+        )
+        scores = {name: np.zeros((len(steps), len(x))) for name in fns}
+        previous: list[str] = []
+        bar = tqdm(steps, desc=f"{mode} randomization ({_common.method_name(method)})",
+                   disable=not verbose, leave=False)
+        for k, (name, paths) in enumerate(bar):
+            if mode == "independent":
+                for p in previous:
+                    layer_of[p].set_weights(trained[p])
+            for p in paths:
+                layer_of[p].set_weights(_new_weights(layer_of[p], p, reinitialize, seed))
+            previous = paths
+            logits = ws.predict(x, batch_size)
+            targets[name] = y if target == "label" else logits.argmax(axis=-1)
+            accuracy[name] = _accuracy(logits, y)
+            where = f"step {name!r}"
+            maps[name] = _common.explain(fn, ws.model, x, targets[name], batch_size, where)
+            for metric, values in scorer(maps[name], where).items():
+                scores[metric][k] = values
+    return Result(
+        method=_common.method_name(method), mode=mode, steps=[name for name, _ in steps],
+        scores=scores, maps=maps, accuracy=accuracy, targets=targets, inputs=x,
+        channel_axis=input_axis,
+    )
