@@ -1,0 +1,118 @@
+"""Validation of images and labels, and iteration over arrays or a `tf.data.Dataset` in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["check_images", "check_labels", "iterate_batches", "dataset_size"]
+
+
+def check_images(x, input_shape: tuple, dtype: str, name: str = "x") -> np.ndarray:
+    """Checks a batch of model inputs and returns it as a NumPy array of the model's dtype.
+
+    Raises:
+        ValueError: On a shape that does not fit the model input, or non-finite values.
+        TypeError: On non-numeric data.
+    """
+    try:
+        array = np.asarray(x)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"`{name}` must be an array of images, received {type(x).__name__}.") from error
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"`{name}` must be numeric; received dtype {array.dtype}.")
+    expected = (None, *input_shape)
+    fits = array.ndim == len(expected) and all(
+        e is None or int(e) == int(a) for e, a in zip(expected[1:], array.shape[1:])
+    )
+    if not fits:
+        hint = " Add a batch axis, e.g. `x[None]`." if array.ndim == len(input_shape) else ""
+        raise ValueError(
+            f"`{name}` must have shape (batch, {', '.join(str(d) for d in input_shape)}) to fit "
+            f"the model input; received shape {array.shape}.{hint}"
+        )
+    array = array.astype(dtype, copy=False)
+    if not np.all(np.isfinite(array)):
+        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+        raise ValueError(f"`{name}` contains {bad} non-finite values (NaN or inf).")
+    return array
+
+
+def check_labels(y, n: int, n_classes: int, name: str = "y") -> np.ndarray:
+    """Checks integer class labels `(n,)` (or `(n, 1)`) and returns them as int64.
+
+    Raises:
+        ValueError: On a wrong shape, non-integer values, or labels outside `[0, n_classes)`.
+    """
+    if y is None:
+        raise ValueError(f"`{name}` (the true labels) is required with array inputs.")
+    labels = np.asarray(y)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1 or labels.shape[0] != n:
+        hint = (" Pass integer class indices, e.g. `np.argmax(y, axis=1)` for one-hot labels."
+                if labels.ndim == 2 else "")
+        raise ValueError(
+            f"`{name}` must hold one integer label per sample, shape ({n},); received shape "
+            f"{labels.shape}.{hint}"
+        )
+    if not np.issubdtype(labels.dtype, np.integer):
+        if not np.issubdtype(labels.dtype, np.floating) or not np.all(labels == np.round(labels)):
+            raise ValueError(
+                f"`{name}` must hold integer class indices; received dtype {labels.dtype}."
+            )
+    labels = labels.astype(np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(
+            f"`{name}` must be class indices in [0, {n_classes}); received values in "
+            f"[{labels.min()}, {labels.max()}]."
+        )
+    return labels
+
+
+def dataset_size(x) -> int | None:
+    """Number of samples of an array input, `None` for a dataset (unknown in general)."""
+    if isinstance(x, tf.data.Dataset):
+        return None
+    return int(np.shape(x)[0])
+
+
+def iterate_batches(x, y, batch_size: int, input_shape: tuple, dtype: str,
+                    n_classes: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yields validated `(images, labels)` batches of at most `batch_size` samples.
+
+    `x` is an array (with labels `y`) or a `tf.data.Dataset` of batched `(images, labels)` pairs
+    (then `y` must be `None`); a dataset batch larger than `batch_size` is split.
+
+    Raises:
+        ValueError: On invalid data (see `check_images`, `check_labels`) or a dataset of
+            unbatched or non-`(x, y)` elements.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"`batch_size` must be a positive integer, received {batch_size!r}.")
+    if isinstance(x, tf.data.Dataset):
+        if y is not None:
+            raise ValueError("`y` must be None when `x` is a tf.data.Dataset of (x, y) batches.")
+        spec = x.element_spec
+        if not isinstance(spec, tuple) or len(spec) != 2:
+            raise ValueError(
+                "The dataset must yield `(images, labels)` pairs; its element_spec is "
+                f"{spec!r}."
+            )
+        if spec[0].shape.rank is not None and spec[0].shape.rank == len(input_shape):
+            raise ValueError(
+                "The dataset yields single samples; batch it first, e.g. `dataset.batch(64)`."
+            )
+        for xb, yb in x:
+            images = check_images(xb.numpy(), input_shape, dtype)
+            labels = check_labels(yb.numpy(), len(images), n_classes)
+            for start in range(0, len(images), batch_size):
+                yield images[start:start + batch_size], labels[start:start + batch_size]
+        return
+    images = check_images(x, input_shape, dtype)
+    labels = check_labels(y, len(images), n_classes)
+    for start in range(0, len(images), batch_size):
+        yield images[start:start + batch_size], labels[start:start + batch_size]

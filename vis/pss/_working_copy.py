@@ -1,0 +1,144 @@
+"""A weight-synchronised copy of the user's model that parameter-space saliency differentiates.
+
+The copy (Keras' `clone_model`, weights copied) can drop the model's final softmax, so that the
+cross-entropy is formed from logits, and can expose, for every scored Conv/Dense layer, the layer's
+input and its pre-activation output ("taps"): from these two tensors the per-sample kernel gradient
+of a whole batch follows from one forward and one backward pass. The user's model is only read:
+its weights are copied into the copy before every computation (`sync`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+
+from vis.pss._kernels import KernelSpec
+from vis.pss._losses import LossPlan, is_graph_model
+from vis.utils.model import iter_layers
+
+__all__ = ["WorkingCopy", "CopyError"]
+
+
+class CopyError(ValueError):
+    """The model could not be copied (e.g. a layer cannot be re-created from its config)."""
+
+
+class WorkingCopy:
+    """The model that is differentiated: a copy of a Functional/Sequential model, or the model.
+
+    A copy is made only when needed (to drop the final softmax, or to expose taps); otherwise the
+    user's model itself is differentiated (it is only read).
+
+    Args:
+        model: The user's model (never modified).
+        specs: The kernels that are scored.
+        plan: How the loss is computed (whether the final softmax is dropped).
+        taps: Expose the input and the pre-activation output of every scored layer.
+
+    Attributes:
+        model: The model to call: outputs `[model output, *tap inputs, *tap outputs]` with taps,
+            the model output otherwise.
+        tap_specs: For every tap, the index into `specs` of its kernel.
+    """
+
+    def __init__(self, model, specs: Sequence[KernelSpec], plan: LossPlan, taps: bool):
+        self.source = model
+        self.tap_specs: list[int] = []
+        self._pairs: list[tuple[keras.layers.Layer, keras.layers.Layer]] = []
+        if not (plan.strip_softmax or taps):
+            self.model = model
+            self.layers = dict(iter_layers(model))
+            return
+        if not is_graph_model(model):
+            raise CopyError(
+                f"A subclassed model ({type(model).__name__!r}) cannot be copied; pass "
+                "loss='logits' or loss='probabilities' and gradient_method='vmap'."
+            )
+        try:
+            inputs, outputs = model.inputs, model.outputs
+        except (AttributeError, ValueError) as error:
+            raise ValueError(
+                f"Model {model.name!r} is not built: call it on data or build it with an "
+                "`keras.Input` before computing parameter-space saliency."
+            ) from error
+        if inputs is None or outputs is None or len(inputs) != 1 or len(outputs) != 1:
+            raise ValueError(
+                "Parameter-space saliency needs a model with one input and one output; model "
+                f"{model.name!r} has {len(inputs or [])} inputs and {len(outputs or [])} outputs."
+            )
+        self._build(model, specs, plan, taps)
+
+    def _build(self, model, specs, plan, taps) -> None:
+        tapped = {}
+        if taps:
+            by_path = {spec.path: index for index, spec in enumerate(specs)}
+            tapped = {id(layer): by_path[path] for path, layer in iter_layers(model)
+                      if path in by_path}
+        strip = plan.output_layer if plan.strip_softmax else None
+        originals: dict[int, keras.layers.Layer] = {}
+        created: list[tuple[keras.layers.Layer, keras.layers.Layer]] = []
+        records: list[tuple[int, object, object]] = []
+
+        def clone_function(layer):
+            config = layer.get_config()
+            if id(layer) in tapped or (layer is strip and hasattr(layer, "activation")):
+                config = dict(config, activation="linear")
+            clone = layer.__class__.from_config(config)
+            originals[id(clone)] = layer
+            created.append((layer, clone))
+            return clone
+
+        def call_function(layer, *args, **kwargs):
+            original = originals.get(id(layer))
+            if original is strip and isinstance(original, keras.layers.Softmax):
+                return args[0]
+            outputs = layer(*args, **kwargs)
+            if original is None or id(original) not in tapped:
+                return outputs
+            records.append((tapped[id(original)], args[0], outputs))
+            if original is strip or original.activation is None:
+                return outputs
+            if getattr(original.activation, "__name__", "") == "linear":
+                return outputs
+            return keras.layers.Activation(original.activation, dtype=original.dtype_policy)(
+                outputs
+            )
+
+        graph = keras.Model(model.inputs[0], model.outputs[0], name=model.name)
+        try:
+            copy = keras.models.clone_model(
+                graph, clone_function=clone_function, call_function=call_function,
+                recursive=True,
+            )
+        except Exception as error:  # any layer that cannot be re-created from its config
+            raise CopyError(
+                f"Could not copy model {model.name!r} ({type(error).__name__}: {error})"
+            ) from error
+        self._pairs = [(original, clone) for original, clone in created if original.weights]
+        self.layers = dict(iter_layers(copy))
+        if taps:
+            self.tap_specs = [index for index, _, _ in records]
+            self.model = keras.Model(
+                copy.inputs[0],
+                [copy.outputs[0]] + [r[1] for r in records] + [r[2] for r in records],
+                name=f"{model.name}_pss",
+            )
+        else:
+            self.model = copy
+        self.sync()
+
+    def sync(self) -> None:
+        """Copies the user's current weights into the copy (no-op without a copy)."""
+        for original, clone in self._pairs:
+            for target, value in zip(clone.weights, original.weights):
+                target.assign(value)
+
+    def kernel(self, spec: KernelSpec):
+        """The kernel variable of `spec` in the model that is differentiated."""
+        return getattr(self.layers[spec.path], spec.attr)
+
+    def layer(self, spec: KernelSpec):
+        """The layer of `spec` in the model that is differentiated."""
+        return self.layers[spec.path]
+
