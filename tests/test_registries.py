@@ -30,7 +30,16 @@ def test_grad_modifier_values():
         grad_modifiers.get(3)
 
 
-def test_registering_a_grad_modifier():
+@pytest.fixture
+def clean_registries():
+    saved = (dict(grad_modifiers._REGISTRY), dict(backprop_modifiers._REGISTRY))
+    yield
+    for registry, old in zip((grad_modifiers._REGISTRY, backprop_modifiers._REGISTRY), saved):
+        registry.clear()
+        registry.update(old)
+
+
+def test_registering_a_grad_modifier(clean_registries):
     grad_modifiers.register("times_ten", lambda g: 10 * g)
     model, W, _ = dense_linear()
     out = visualize_saliency(model, -1, 0, np.ones((1, 5), "float32"), grad_modifier="times_ten",
@@ -38,7 +47,21 @@ def test_registering_a_grad_modifier():
     np.testing.assert_allclose(out[0], 10 * W[:, 0], rtol=1e-6)
 
 
-def test_backprop_modifier_registry_and_custom_modifier():
+def test_a_modifier_that_empties_the_map_warns():
+    import keras
+
+    from vis.visualization import ZeroMapWarning
+
+    inp = keras.Input((3,))
+    layer = keras.layers.Dense(1, name="out")
+    model = keras.Model(inp, layer(inp))
+    layer.set_weights([-np.ones((3, 1), "float32"), np.zeros(1, "float32")])
+    with pytest.warns(ZeroMapWarning, match="grad_modifier 'relu'"):
+        out = visualize_saliency(model, -1, 0, np.ones((1, 3), "float32"), grad_modifier="relu")
+    assert np.all(out == 0)
+
+
+def test_backprop_modifier_registry_and_custom_modifier(clean_registries):
     assert backprop_modifiers.get(None) is None
     assert backprop_modifiers.get("guided").name == "guided"
     for alias in ("relu", "deconv", "deconvnet", "rectified"):

@@ -3,8 +3,9 @@
 A backprop modifier changes how gradients flow backwards through a model *copy* (never the
 user's model), by `tf.custom_gradient` overrides. The built-ins act on the rectifier
 non-linearities wherever they are: fused `activation='relu'` in Conv/Dense layers, `ReLU` layers
-(including `ReLU(6.)` of MobileNetV2), `Activation('relu')`, `LeakyReLU` and ELU, inside nested
-models too.
+(including `ReLU(6.)` of MobileNetV2), `Activation('relu')`, `LeakyReLU`, `PReLU` and ELU, inside
+nested models too. A modifier that finds nothing to override warns on every call (the map would
+be the vanilla gradient). A layer shared by several calls is overridden at every call.
 
 - `guided` (Springenberg et al. 2015, https://arxiv.org/abs/1412.6806): the gradient passes only
   where the incoming gradient is positive *and* the forward unit was active:
@@ -20,7 +21,6 @@ replaces the kernels of Dense/Conv layers in the backward pass) subclass `Backpr
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
 import keras
@@ -32,7 +32,8 @@ __all__ = ["BackpropModifier", "ActivationModifier", "get", "register", "names",
 
 # Rectifier activations whose gradient the built-in modifiers override.
 RECTIFIER_NAMES = ("relu", "relu6", "leaky_relu", "elu")
-_RECTIFIER_LAYERS = (keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.ELU)
+_RECTIFIER_LAYERS = (keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.ELU,
+                     keras.layers.PReLU)
 
 
 def guided(activation: Callable) -> Callable:
@@ -135,14 +136,6 @@ class ActivationModifier(BackpropModifier):
             elif _is_rectifier_fn(getattr(layer, "activation", None)):
                 layer.activation = self.wrap(layer.activation)
                 count += 1
-        if count == 0:
-            warnings.warn(
-                f"backprop_modifier {self.name!r} found no rectifier activation "
-                f"({', '.join(RECTIFIER_NAMES)}) in the model: it changes nothing and the map "
-                "equals the vanilla gradient.",
-                UserWarning,
-                stacklevel=4,
-            )
         return count
 
 
@@ -224,5 +217,6 @@ def get(identifier) -> BackpropModifier | None:
 
 
 register("guided", ActivationModifier(guided, "guided"))
+_DECONV = ActivationModifier(deconv, "deconv")  # one instance: the aliases share one model copy
 for _alias in ("relu", "deconv", "deconvnet", "rectified"):
-    register(_alias, ActivationModifier(deconv, _alias))
+    register(_alias, _DECONV)

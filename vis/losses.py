@@ -78,7 +78,9 @@ class Loss:
         raise NotImplementedError("abstract: subclasses of Loss implement call()")
 
     def cache_key(self) -> object:
-        """Identifies losses that trace to the same graph (default: the instance)."""
+        """Identifies losses that trace to the same graph (default: the instance, so a new
+        instance compiles a new function; override it to reuse graphs across instances). Run-time
+        targets and loss weights are not part of the graph."""
         return self
 
     def __call__(
@@ -175,7 +177,7 @@ class ActivationMaximization(Loss):
 
     def cache_key(self) -> object:
         layer = self.layer if isinstance(self.layer, (int, str)) else id(self.layer)
-        return ("ActivationMaximization", layer)
+        return (type(self), layer, self.pre_softmax)
 
     def target(self, n: int, output_shape: tuple, channel_axis: int = -1) -> np.ndarray:
         return filter_mask(self.filter_indices, n, _units(output_shape, channel_axis))

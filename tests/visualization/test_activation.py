@@ -49,3 +49,29 @@ def test_bad_arguments(digits_cnn, kwargs, match):
     model, *_ = digits_cnn
     with pytest.raises(ValueError, match=match):
         visualize_activation(model, -1, 0, **kwargs)
+
+
+def test_total_variation_is_layout_independent_for_channels_first():
+    import keras
+    import tensorflow as tf
+
+    from vis.visualization.activation import _regularizer_gradient, total_variation
+
+    stripes = np.zeros((1, 4, 4, 1), "float32")
+    stripes[:, :, ::2] = 1.0  # vertical stripes: all variation along W
+    assert float(total_variation(tf.constant(stripes))[0]) == pytest.approx(1.0)
+    last = _regularizer_gradient([(total_variation, 1.0)], channels_first=False)
+    first = _regularizer_gradient([(total_variation, 1.0)], channels_first=True)
+    g_last = last(tf.constant(stripes)).numpy()
+    g_first = first(tf.constant(np.moveaxis(stripes, -1, 1))).numpy()
+    np.testing.assert_allclose(np.moveaxis(g_first, 1, -1), g_last, rtol=1e-6)
+    assert np.abs(g_last).sum() > 0
+    del keras
+
+
+def test_bad_input_range_and_lr_types(digits_cnn):
+    model, *_ = digits_cnn
+    with pytest.raises(ValueError, match="input_range"):
+        visualize_activation(model, -1, 0, input_range=(0, 1, 2))
+    with pytest.raises(ValueError, match="`lr`"):
+        visualize_activation(model, -1, 0, lr="fast")

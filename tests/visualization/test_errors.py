@@ -79,7 +79,7 @@ def test_smoothgrad_rejects_bad_samples(model, bad):
         visualize_smoothgrad(model, -1, 0, X, samples=bad)
 
 
-@pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf"), "x"])
+@pytest.mark.parametrize("bad", [0, 0.0, -0.1, float("nan"), float("inf"), "x"])
 def test_smoothgrad_rejects_bad_noise(model, bad):
     with pytest.raises(ValueError, match="`noise` must be"):
         visualize_smoothgrad(model, -1, 0, X, noise=bad)
@@ -123,3 +123,41 @@ def test_multi_input_models_are_rejected_clearly():
 def test_not_a_model():
     with pytest.raises(TypeError, match="keras.Model"):
         visualize_saliency(lambda x: x, -1, 0, X)
+
+
+def test_input_layers_are_not_targets():
+    model = dense_linear()[0]
+    with pytest.raises(ValueError, match="is an input layer"):
+        visualize_saliency(model, 0, 0, np.ones((1, 5), "float32"))
+
+
+def test_nested_input_layer_as_wrt_tensor_is_rejected():
+    inner = dense_linear()[0]
+    inner = keras.Model(inner.inputs[0], inner.outputs[0], name="inner")
+    inp = keras.Input((5,))
+    model = keras.Model(inp, inner(keras.layers.Dense(5, name="pre")(inp)))
+    nested_input = [layer for layer in inner.layers if isinstance(layer, keras.layers.InputLayer)]
+    with pytest.raises(ValueError, match="is an input layer"):
+        visualize_saliency(model, -1, 0, np.ones((1, 5), "float32"),
+                           wrt_tensor=f"inner/{nested_input[0].name}")
+
+
+def test_nan_gradients_raise():
+    inp = keras.Input((3,))
+    h = keras.layers.Lambda(lambda t: keras.ops.sqrt(t), name="sqrt")(inp)
+    model = keras.Model(inp, keras.layers.Dense(1, name="out")(h))
+    with pytest.raises(ValueError, match="NaN or inf for sample"):
+        visualize_saliency(model, -1, 0, np.array([[0.0, 1.0, 2.0]], "float32"))
+
+
+def test_unbuilt_model():
+    model = keras.Sequential([keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="not built"):
+        visualize_saliency(model, -1, 0, np.ones((1, 3), "float32"))
+
+
+def test_numpy_integer_layer_index():
+    model, W, _ = dense_linear()
+    g = visualize_saliency(model, np.int64(-1), np.int64(1), np.ones((1, 5), "float32"),
+                           grad_modifier=None, normalize=False)
+    np.testing.assert_allclose(g[0], W[:, 1], rtol=1e-6)

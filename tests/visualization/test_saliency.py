@@ -183,8 +183,10 @@ def test_never_mutates_the_model_even_when_raising():
     x = np.random.default_rng(11).normal(size=(2, 6, 6, 1)).astype("float32")
     before = weights_of(model)
     out_before = model.predict(x, verbose=0)
+    from vis.utils.model import iter_layers
+
     layers_before = [(layer, dict(vars(layer)).get("call"), getattr(layer, "activation", None))
-                     for layer in model.layers]
+                     for _, layer in iter_layers(model)]
     for modifier in (None, "guided", "relu"):
         visualize_saliency(model, -1, 0, x, backprop_modifier=modifier)
         with pytest.raises(ValueError):

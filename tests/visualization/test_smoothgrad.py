@@ -45,12 +45,23 @@ def test_noise_scale_follows_the_input_range():
     np.testing.assert_allclose(mean[0], 2 * w[:, 0] * x[0], atol=0.1)
 
 
-def test_zero_noise_is_the_vanilla_gradient():
+def test_zero_noise_arrays_give_the_vanilla_gradient():
     model, *_ = small_relu_convnet("fused", seed=2)
     x = np.random.default_rng(2).normal(size=(3, 6, 6, 1)).astype("float32")
-    np.testing.assert_allclose(
-        visualize_smoothgrad(model, -1, 0, x, samples=3, noise=0.0, **RAW),
-        visualize_saliency(model, -1, 0, x, **RAW), rtol=1e-5, atol=1e-7)
+    zeros = np.zeros((3, 6, 6, 1), "float32")
+    got = smooth_gradients(model, [(ActivationMaximization(-1, 0), 1.0)], x, lambda i: zeros)
+    np.testing.assert_allclose(got, visualize_saliency(model, -1, 0, x, **RAW), rtol=1e-5,
+                               atol=1e-7)
+
+
+def test_an_input_gets_the_same_map_alone_or_anywhere_in_a_batch(digits_cnn):
+    model, _, (x, _) = digits_cnn
+    batch = visualize_smoothgrad(model, -1, 3, x[:3], samples=10, seed=0, **RAW)
+    reverse = visualize_smoothgrad(model, -1, 3, x[:3][::-1], samples=10, seed=0, **RAW)
+    np.testing.assert_allclose(reverse[::-1], batch, rtol=1e-5, atol=1e-6)
+    for i in range(3):
+        alone = visualize_smoothgrad(model, -1, 3, x[i], samples=10, seed=0, **RAW)
+        np.testing.assert_allclose(alone, batch[i], rtol=1e-5, atol=1e-6)
 
 
 def test_seeded_results_repeat_and_do_not_depend_on_batching(digits_cnn):

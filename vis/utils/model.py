@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import keras
+import numpy as np
 
 __all__ = [
     "iter_layers",
@@ -15,6 +16,7 @@ __all__ = [
     "copy_model",
     "ends_in_softmax",
     "channel_axis",
+    "terminal_layer",
 ]
 
 LayerId = Any  # int | str | keras.layers.Layer
@@ -77,9 +79,10 @@ def resolve_layer(
         >>> path
         'predictions'
     """
-    if isinstance(layer_idx, bool):
+    if isinstance(layer_idx, (bool, np.bool_)):
         raise TypeError(f"`{param}` must be an int, a layer name or a layer, got {layer_idx!r}.")
-    if isinstance(layer_idx, int):
+    if isinstance(layer_idx, (int, np.integer)):
+        layer_idx = int(layer_idx)
         n = len(model.layers)
         if not -n <= layer_idx < n:
             raise ValueError(
@@ -118,6 +121,36 @@ def resolve_layer(
     )
 
 
+def terminal_layer(path: str, layer: keras.layers.Layer) -> tuple[str, keras.layers.Layer]:
+    """For a nested single-output model, the inner layer that computes its output (recursively).
+
+    Targeting a nested classifier (e.g. `Sequential([Input, keras.applications.X(...)])`, layer
+    `-1`) then means targeting its last layer, so that a softmax there is seen and skipped.
+    Other layers are returned unchanged.
+    """
+    while isinstance(layer, keras.Model):
+        try:
+            outputs = layer.outputs
+        except (AttributeError, ValueError):
+            break
+        if outputs is None or len(outputs) != 1:
+            break
+        history = getattr(outputs[0], "_keras_history", None)
+        if history is None or isinstance(history.operation, keras.layers.InputLayer):
+            break
+        sub_path, sub_layer = resolve_layer(layer, history.operation)
+        path, layer = f"{path}/{sub_path}", sub_layer
+    return path, layer
+
+
+def output_shape(layer: keras.layers.Layer) -> tuple:
+    """The (first) output shape of a built layer, batch axis included."""
+    out = layer.output
+    if isinstance(out, (list, tuple)):
+        out = out[0]
+    return tuple(out.shape)
+
+
 def layer_at(model: keras.Model, path: str) -> keras.layers.Layer:
     """The layer of `model` at `path` (as produced by `iter_layers`)."""
     return dict(iter_layers(model))[path]
@@ -148,13 +181,6 @@ def find_layer_idx(model: keras.Model, layer_name: str) -> int:
     )
 
 
-def _output_rank(layer: keras.layers.Layer) -> int | None:
-    try:
-        return len(layer.output.shape)
-    except (AttributeError, ValueError):
-        return None
-
-
 def find_last_conv_layer(model: keras.Model, before: str | None = None) -> str:
     """Path of the last layer with a spatial feature map, e.g. the last conv (or its ReLU).
 
@@ -180,7 +206,10 @@ def find_last_conv_layer(model: keras.Model, before: str | None = None) -> str:
             continue
         if isinstance(layer, keras.layers.InputLayer) or "Pooling" in type(layer).__name__:
             continue
-        rank = _output_rank(layer)
+        try:
+            rank = len(output_shape(layer))
+        except (AttributeError, ValueError):
+            rank = None
         if rank is not None and rank >= 3:
             found = path
     if found is None:
@@ -200,10 +229,21 @@ def ends_in_softmax(layer: keras.layers.Layer) -> bool:
     return act is not None and getattr(act, "__name__", "") == "softmax"
 
 
-def channel_axis(layer: keras.layers.Layer | None = None) -> int:
-    """The channel axis of `layer`'s output: 1 for `channels_first` layers, else -1."""
-    fmt = getattr(layer, "data_format", None) or keras.config.image_data_format()
-    return 1 if fmt == "channels_first" else -1
+def channel_axis(layer: keras.layers.Layer | None = None, default: int | None = None) -> int:
+    """The channel axis of `layer`'s output: 1 for `channels_first`, else -1.
+
+    Read from the layer's `data_format`, or a `BatchNormalization`'s `axis`; layers with neither
+    (ReLU, Activation, Add, ...) get `default` (e.g. `model_channel_axis(model)`), and without a
+    default Keras' global image data format.
+    """
+    fmt = getattr(layer, "data_format", None)
+    if fmt in ("channels_first", "channels_last"):
+        return 1 if fmt == "channels_first" else -1
+    if isinstance(layer, keras.layers.BatchNormalization) and isinstance(layer.axis, int):
+        return 1 if layer.axis == 1 else -1
+    if default is not None:
+        return default
+    return 1 if keras.config.image_data_format() == "channels_first" else -1
 
 
 def model_channel_axis(model: keras.Model) -> int:

@@ -37,7 +37,19 @@ def finish(
 ) -> np.ndarray:
     """Applies the grad modifier, the channel max (`keepdims=False`) and per-map [0, 1] scaling."""
     modifier = grad_modifiers.get(grad_modifier)
-    maps = np.asarray(modifier(np.asarray(raw)))
+    raw = np.asarray(raw)
+    maps = np.asarray(modifier(raw))
+    if grad_modifier is not None and maps.shape == raw.shape:
+        flat_raw = raw.reshape(len(raw), -1)
+        flat = maps.reshape(len(maps), -1)
+        emptied = np.flatnonzero(np.any(flat_raw != 0, axis=1) & ~np.any(flat != 0, axis=1))
+        if emptied.size:
+            warnings.warn(
+                f"grad_modifier {grad_modifier!r} leaves an all-zero map for sample(s) "
+                f"{emptied.tolist()[:10]} (e.g. 'relu' on a map with no positive gradient).",
+                ZeroMapWarning,
+                stacklevel=3,
+            )
     if not keepdims and maps.ndim > 2:
         maps = np.max(maps, axis=channel_axis)
     if normalize:

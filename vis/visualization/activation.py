@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from vis.losses import ActivationMaximization
+from vis.utils.model import model_channel_axis
 from vis.visualization import engine
 from vis.visualization.smoothgrad import _check_positive_int
 
@@ -24,12 +25,16 @@ __all__ = ["visualize_activation", "total_variation", "lp_norm"]
 
 
 def total_variation(u: tf.Tensor, beta: float = 2.0) -> tf.Tensor:
-    """Per-sample total variation `mean(|du/dh|^beta + |du/dw|^beta)` over the spatial axes
-    (`u` channels-last, rank 4; lower ranks use the differences along every non-batch axis)."""
+    """Per-sample total variation `mean(|du/dh|^beta + |du/dw|^beta)` over the spatial axes of a
+    channels-last batch (a rank-2 batch of vectors uses differences along its only axis)."""
     terms = []
     for axis in range(1, len(u.shape) - 1 if len(u.shape) > 2 else 2):
+        if u.shape[axis] is not None and u.shape[axis] < 2:
+            continue
         d = tf.experimental.numpy.diff(u, axis=axis)
         terms.append(tf.reduce_mean(tf.abs(d) ** beta, axis=list(range(1, len(u.shape)))))
+    if not terms:
+        return tf.zeros(tf.shape(u)[:1], u.dtype)
     return tf.add_n(terms)
 
 
@@ -110,10 +115,17 @@ def visualize_activation(
         >>> img = visualize_activation(model, -1, 3, input_range=(0.0, 1.0), seed=0)
     """
     max_iter = _check_positive_int(max_iter, "max_iter")
-    low, high = (float(v) for v in input_range)
+    try:
+        low, high = (float(v) for v in input_range)
+    except (TypeError, ValueError):
+        low, high = float("nan"), float("nan")
     if not (np.isfinite(low) and np.isfinite(high) and high > low):
         raise ValueError(f"`input_range` must be (low, high) with low < high, got {input_range!r}.")
-    if not (np.isfinite(float(lr)) and float(lr) > 0):
+    try:
+        lr = float(lr)
+    except (TypeError, ValueError):
+        lr = float("nan")
+    if not (np.isfinite(lr) and lr > 0):
         raise ValueError(f"`lr` must be a positive number, got {lr!r}.")
     regs = _parse_regularizers(regularizers)
     shape = tuple(model.inputs[0].shape[1:])
@@ -125,7 +137,7 @@ def visualize_activation(
     x, single = engine.prepare_input(model, seed_input)
     u = np.clip((x.astype("float64") - low) / (high - low), 0.0, 1.0)
     loss = ActivationMaximization(layer_idx, filter_indices)
-    reg_grad = _regularizer_gradient(regs, x.dtype)
+    reg_grad = _regularizer_gradient(regs, model_channel_axis(model) == 1)
     m = np.zeros_like(u)
     v = np.zeros_like(u)
     b1, b2, eps = 0.9, 0.999, 1e-8
@@ -144,12 +156,15 @@ def visualize_activation(
     return out[0] if single else out
 
 
-def _regularizer_gradient(regs, dtype):
+def _regularizer_gradient(regs, channels_first: bool):
+    """Compiled gradient of the weighted penalties; regularizers see channels-last images."""
+
     @tf.function
     def grad(u):
         with tf.GradientTape() as tape:
             tape.watch(u)
-            penalty = tf.add_n([w * tf.reduce_sum(fn(u)) for fn, w in regs])
+            v = tf.experimental.numpy.moveaxis(u, 1, -1) if channels_first else u
+            penalty = tf.add_n([w * tf.reduce_sum(fn(v)) for fn, w in regs])
         return tape.gradient(penalty, u)
 
     return grad

@@ -18,7 +18,7 @@ import tensorflow as tf
 from vis import grad_modifiers
 from vis.losses import ActivationMaximization
 from vis.utils.image import normalize as _normalize
-from vis.utils.model import channel_axis, find_last_conv_layer, model_channel_axis
+from vis.utils.model import find_last_conv_layer, model_channel_axis
 from vis.visualization import engine
 from vis.visualization._postprocess import finish, warn_if_zero
 
@@ -29,7 +29,10 @@ _METHODS = ("gradcam", "gradcam++")
 
 def grad_cam_weights(grads: np.ndarray, activations: np.ndarray, method: str = "gradcam",
                      spatial_axes: tuple = (1, 2)) -> np.ndarray:
-    """Channel weights `(N, K)` of Grad-CAM (`'gradcam'`) or Grad-CAM++ (`'gradcam++'`)."""
+    """Channel weights `(N, K)` of Grad-CAM (`'gradcam'`) or Grad-CAM++ (`'gradcam++'`),
+    computed in float64 (g^3 underflows in float16)."""
+    grads = np.asarray(grads, dtype="float64")
+    activations = np.asarray(activations, dtype="float64")
     if method == "gradcam":
         return grads.mean(axis=spatial_axes)
     g2 = grads**2
@@ -113,7 +116,7 @@ def visualize_cam(
             f"`penultimate_layer_idx`: layer {penultimate_path!r} has output shape "
             f"{tuple(penultimate.output.shape)}; Grad-CAM needs a spatial (convolutional) output."
         )
-    caxis = channel_axis(penultimate)
+    caxis = copy.channel_axis(penultimate)
     loss = ActivationMaximization(layer_idx, filter_indices)
     _, grads, acts = engine.gradients(
         model, [(loss, 1.0)], x, wrt_tensor=penultimate_path,
@@ -124,7 +127,7 @@ def visualize_cam(
     grads = np.asarray(grad_modifiers.get(grad_modifier)(grads))
     spatial = tuple(range(1, grads.ndim - 1))
     weights = grad_cam_weights(grads, acts, method, spatial)
-    cams = np.maximum(np.einsum("n...k,nk->n...", acts, weights), 0.0)
+    cams = np.maximum(np.einsum("n...k,nk->n...", acts.astype("float64"), weights), 0.0)
     input_axis = model_channel_axis(model)
     in_spatial = x.shape[2:] if input_axis == 1 else x.shape[1:-1]
     cams = upsample(cams.astype("float32"), tuple(in_spatial))

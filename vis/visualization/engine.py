@@ -13,6 +13,7 @@ The user's model is never modified: not its weights, layers, activations or attr
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -29,7 +30,10 @@ from vis.utils.model import (
     copy_model,
     ends_in_softmax,
     iter_layers,
+    model_channel_axis,
+    output_shape,
     resolve_layer,
+    terminal_layer,
 )
 
 __all__ = ["ModelCopy", "get_copy", "release", "prepare_input", "gradients", "PRE_SOFTMAX"]
@@ -37,6 +41,8 @@ __all__ = ["ModelCopy", "get_copy", "release", "prepare_input", "gradients", "PR
 # Copies kept per user model: one per backprop modifier, least recently used dropped first
 # (PatternNet modifiers with new patterns, e.g. one per sanity-check step, each need a copy).
 MAX_COPIES_PER_MODEL = 8
+# Compiled functions kept per copy (one per distinct set of losses and wrt layer).
+MAX_FUNCTIONS_PER_COPY = 32
 
 PRE_SOFTMAX = ":pre_softmax"
 
@@ -103,9 +109,10 @@ class ModelCopy:
         if [tuple(v.shape) for v in src_vars] != [tuple(v.shape) for v in dst_vars]:
             raise TypeError(f"Could not copy model {model.name!r}: its weights do not line up.")
         self._pairs = list(zip(dst_vars, src_vars))
-        self._functions: dict[Any, Any] = {}
+        self._functions: OrderedDict[Any, Any] = OrderedDict()
         self.input_shape = tuple(model.inputs[0].shape)
         self.input_dtype = model.inputs[0].dtype
+        self.default_channel_axis = model_channel_axis(model)
 
     def sync(self) -> None:
         """Copies the user's current weights into the copy (inside a compiled call: on device)."""
@@ -113,20 +120,33 @@ class ModelCopy:
             dst.assign(src.value)
 
     def layer(self, layer_id, param: str = "layer_idx") -> tuple[str, keras.layers.Layer]:
-        """Resolves `layer_id` on the *user's* model and returns `(path, copy's layer)`."""
+        """Resolves `layer_id` on the *user's* model and returns `(path, copy's layer)`.
+
+        A nested single-output model resolves to the inner layer computing its output.
+        """
         source = self.source()
-        path, _ = resolve_layer(source, layer_id, param)
+        path, layer = terminal_layer(*resolve_layer(source, layer_id, param))
+        if isinstance(layer, keras.layers.InputLayer):
+            raise ValueError(
+                f"`{param}`: {path!r} is an input layer; choose a layer that computes something "
+                "(for gradients w.r.t. the model input, leave `wrt_tensor=None`)."
+            )
         return path, dict(iter_layers(self.model))[path]
+
+    def channel_axis(self, layer: keras.layers.Layer) -> int:
+        """Channel axis of a copy layer's output (layers without a data format follow the
+        model's)."""
+        return channel_axis(layer, default=self.default_channel_axis)
 
     def function(self, losses: Sequence[tuple[Loss, float]], wrt_path: str | None, n: int):
         """The compiled `(x, *targets) -> (score, grads, wrt_value)` for these losses, and the
         run-time target arrays of the losses for a batch of `n` samples."""
         specs, targets = [], []
-        for loss, weight in losses:
+        for loss, _ in losses:
             path, layer = self.layer(loss.layer, "layer_idx")
             key = path + PRE_SOFTMAX if (loss.pre_softmax and ends_in_softmax(layer)) else path
-            out_shape = tuple(layer.output.shape)
-            caxis = channel_axis(layer)
+            out_shape = output_shape(layer)
+            caxis = self.channel_axis(layer)
             target = loss.target(n, out_shape, caxis)
             if target is not None:
                 target = np.asarray(target)
@@ -136,21 +156,25 @@ class ModelCopy:
                 if target is None
                 else tf.TensorSpec((None,) + tuple(np.shape(target)[1:]), tf.as_dtype(target.dtype))
             )
-            specs.append((loss, float(weight), key, caxis, out_shape, target_spec))
-        cache_key = (tuple((s[0].cache_key(), s[1]) for s in specs), wrt_path)
-        fn = self._functions.get(cache_key)
+            specs.append((loss, key, caxis, out_shape, target_spec))
+        cache_key = (tuple(s[0].cache_key() for s in specs), wrt_path)
+        fn = self._functions.pop(cache_key, None)
         if fn is None:
             fn = self._build(specs, wrt_path)
-            self._functions[cache_key] = fn
-        return fn, targets
+        self._functions[cache_key] = fn  # most recently used last
+        while len(self._functions) > MAX_FUNCTIONS_PER_COPY:
+            self._functions.popitem(last=False)
+        weights = np.asarray([float(w) for _, w in losses], dtype="float32")
+        return fn, [weights] + targets
 
     def _build(self, specs, wrt_path: str | None):
         x_spec = tf.TensorSpec((None,) + self.input_shape[1:], self.input_dtype)
-        target_specs = [s[5] for s in specs if s[5] is not None]
+        target_specs = [s[4] for s in specs if s[4] is not None]
+        weight_spec = tf.TensorSpec((len(specs),), tf.float32)
         model, recorder = self.model, self.recorder
 
-        @tf.function(input_signature=[x_spec, *target_specs])
-        def fn(x, *targets):
+        @tf.function(input_signature=[x_spec, weight_spec, *target_specs])
+        def fn(x, weights, *targets):
             self.sync()
             targets = list(targets)
             with tf.GradientTape() as tape:
@@ -158,15 +182,16 @@ class ModelCopy:
                 recorder.clear()
                 model(x, training=False)
                 score = None
-                for loss, weight, key, caxis, _, target_spec in specs:
+                for i, (loss, key, caxis, _, target_spec) in enumerate(specs):
                     t = targets.pop(0) if target_spec is not None else None
-                    value = -weight * loss(_single(recorder[key], key), t, caxis)
+                    value = loss(_single(recorder[key], key), t, caxis)
+                    value = -tf.cast(weights[i], value.dtype) * value
                     score = value if score is None else score + value
                 total = tf.reduce_sum(score)
             wrt = x if wrt_path is None else _single(recorder[wrt_path], wrt_path)
             grads = tape.gradient(total, wrt)
             if grads is None:
-                target_names = sorted({s[2] for s in specs})
+                target_names = sorted({s[1] for s in specs})
                 raise ValueError(
                     f"The score of layer(s) {target_names} has no gradient path to "
                     f"{'the input' if wrt_path is None else repr(wrt_path)} (disconnected graph or "
@@ -213,6 +238,13 @@ def get_copy(model: keras.Model, backprop_modifier=None) -> ModelCopy:
     per_model[key] = copy  # most recently used last
     while len(per_model) > MAX_COPIES_PER_MODEL:
         per_model.popitem(last=False)
+    if modifier is not None and copy.overrides == 0:
+        warnings.warn(
+            f"backprop_modifier {modifier.name!r} found nothing to override in model "
+            f"{model.name!r}: it changes nothing and the map equals the vanilla gradient.",
+            UserWarning,
+            stacklevel=3,
+        )
     return copy
 
 
@@ -244,8 +276,17 @@ def prepare_input(model: keras.Model, seed_input, param: str = "seed_input") -> 
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
-    if len(model.inputs) != 1:
-        raise ValueError(f"`model` has {len(model.inputs)} inputs; vis explains single-input models.")
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    if not inputs:
+        raise ValueError(
+            f"`model` {model.name!r} is not built: give it an `keras.Input` (or call it on data) "
+            "before explaining it."
+        )
+    if len(inputs) != 1:
+        raise ValueError(f"`model` has {len(inputs)} inputs; vis explains single-input models.")
     try:
         x = np.asarray(seed_input)
     except Exception as exc:
@@ -281,10 +322,11 @@ def resolve_wrt(copy: ModelCopy, wrt_tensor) -> str | None:
     """Path of the layer whose output is `wrt_tensor` (`None`: the model input)."""
     if wrt_tensor is None:
         return None
-    path, layer = copy.layer(wrt_tensor, "wrt_tensor")
-    if isinstance(layer, keras.layers.InputLayer):
-        return None
-    return path
+    source = copy.source()
+    _, layer = resolve_layer(source, wrt_tensor, "wrt_tensor")
+    if isinstance(layer, keras.layers.InputLayer) and layer in source.layers:
+        return None  # the model's own input
+    return copy.layer(wrt_tensor, "wrt_tensor")[0]
 
 
 def gradients(
@@ -314,17 +356,24 @@ def gradients(
     copy = get_copy(model, backprop_modifier)
     wrt_path = resolve_wrt(copy, wrt_tensor)
     n = len(x)
-    fn, targets = copy.function(losses, wrt_path, n)
+    fn, (weights, *targets) = copy.function(losses, wrt_path, n)
+    weights = tf.constant(weights)
     step = n if batch_size is None else _check_batch_size(batch_size)
     scores, grads, wrts = [], [], []
     for start in range(0, n, step):
         sl = slice(start, start + step)
-        s, g, w = fn(tf.constant(x[sl]), *[tf.constant(t[sl]) for t in targets])
+        s, g, w = fn(tf.constant(x[sl]), weights, *[tf.constant(t[sl]) for t in targets])
         scores.append(s.numpy())
         grads.append(g.numpy())
         if return_wrt:
             wrts.append(w.numpy())
     out = (np.concatenate(scores), np.concatenate(grads))
+    bad = np.flatnonzero(~np.isfinite(out[1].reshape(n, -1)).all(axis=1))
+    if bad.size:
+        raise ValueError(
+            f"The gradient contains NaN or inf for sample(s) {bad.tolist()[:10]}: the model is "
+            "not differentiable at this input (e.g. sqrt or log at 0, or an overflow)."
+        )
     if return_wrt:
         out = out + (np.concatenate(wrts),)
     return out

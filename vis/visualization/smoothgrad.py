@@ -3,8 +3,9 @@ Adebayo et al. 2018 for VarGrad).
 
 The raw score gradient is averaged over `samples` noisy copies `x + N(0, sigma^2)` with
 `sigma = noise * (max(x) - min(x))` per sample. Noisy copies are evaluated in large vectorized
-batches through the compiled gradient function; the noise is drawn per sample in a fixed order
-from `seed`, so results are identical across calls and across `batch_size`.
+batches through the compiled gradient function. One standard-normal draw of `samples` arrays comes
+from `seed` and is scaled by each input's sigma, so an input's map is the same alone or in a batch,
+at any position and for any `batch_size`.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ def _check_noise(noise) -> float:
     try:
         value = float(noise)
     except (TypeError, ValueError):
-        raise ValueError(f"`noise` must be a finite number >= 0, got {noise!r}.") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"`noise` must be a finite number >= 0, got {noise!r}.")
+        raise ValueError(f"`noise` must be a finite number > 0, got {noise!r}.") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"`noise` must be a finite number > 0, got {noise!r}.")
     return value
 
 
@@ -125,7 +126,7 @@ def visualize_smoothgrad(
         filter_indices: An int, a list of ints (summed), or `vis.losses.per_sample(y)`.
         seed_input: One sample or a batch.
         samples: Noisy copies per input. Defaults to `50`.
-        noise: Noise level as a fraction of each input's value range. Defaults to `0.15`.
+        noise: Noise level (> 0) as a fraction of each input's value range. Defaults to `0.15`.
         kind: `'mean'`, `'square'` or `'var'`. Defaults to `'mean'`.
         seed: Seed of the noise; the same seed gives the same map. Defaults to `None` (random).
         batch_size: Maximum noisy inputs per gradient call (memory cap; does not change the
@@ -152,12 +153,14 @@ def visualize_smoothgrad(
     if batch_size is not None:
         batch_size = _check_positive_int(batch_size, "batch_size")
     x, single = engine.prepare_input(model, seed_input)
-    sigmas = noise * (x.reshape(len(x), -1).max(axis=1) - x.reshape(len(x), -1).min(axis=1))
-    seeds = np.random.SeedSequence(seed).spawn(len(x))
+    flat = x.reshape(len(x), -1)
+    sigmas = noise * (flat.max(axis=1) - flat.min(axis=1))
+    # One standard-normal draw from `seed`, scaled by each input's sigma: an input's map does not
+    # depend on the other inputs of the batch, nor on its position, nor on `batch_size`.
+    standard = np.random.default_rng(seed).standard_normal((samples,) + x.shape[1:])
 
     def noise_arrays(i: int) -> np.ndarray:
-        rng = np.random.default_rng(seeds[i])
-        return (rng.standard_normal((samples,) + x.shape[1:]) * sigmas[i]).astype(x.dtype)
+        return (standard * sigmas[i]).astype(x.dtype)
 
     loss = ActivationMaximization(layer_idx, filter_indices)
     raw = smooth_gradients(model, [(loss, 1.0)], x, noise_arrays, kind, backprop_modifier,
