@@ -1,0 +1,57 @@
+"""Plot helpers: compare_maps equals the individual methods; figures have one panel per map."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pattern_numpy_reference as ref  # noqa: E402
+import pytest  # noqa: E402
+
+from vis.pattern import (  # noqa: E402
+    LRP,
+    METHODS,
+    PatternAttribution,
+    PatternNet,
+    Patterns,
+    compare_maps,
+    plot_maps,
+    plot_signal_quality,
+)
+from vis.visualization import visualize_saliency  # noqa: E402
+
+
+def test_compare_maps_and_plot_maps():
+    model, _ = ref.small_net(seed=0)
+    rng = np.random.default_rng(1)
+    x = rng.normal(0.2, 1.0, (2, 6, 6, 1)).astype("float32")
+    patterns = Patterns({n: rng.normal(size=tuple(model.get_layer(n).kernel.shape))
+                         for n in ("conv", "hidden", "logits")}, "linear")
+    idx = np.array([1, 2])
+    maps = compare_maps(model, x, idx, patterns)
+    assert list(maps) == list(METHODS)
+    np.testing.assert_allclose(maps["patternnet"], PatternNet(model, patterns).explain(x, idx))
+    np.testing.assert_allclose(maps["patternattribution"],
+                               PatternAttribution(model, patterns).explain(x, idx))
+    np.testing.assert_allclose(maps["lrp"], LRP(model).explain(x, idx))
+    guided = visualize_saliency(model, -1, idx[0], x[:1], backprop_modifier="guided",
+                                grad_modifier=None, keepdims=True, normalize=False)
+    np.testing.assert_allclose(maps["guided"][:1], guided, rtol=1e-6)
+    fig = plot_maps(maps, x)
+    assert len(fig.axes) == 2 * (len(METHODS) + 1)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="patterns"):
+        compare_maps(model, x, idx)
+    with pytest.raises(ValueError, match="Unknown"):
+        compare_maps(model, x, idx, patterns, methods=("smoothgrad",))
+
+
+def test_plot_signal_quality():
+    results = {"filter": {"c": 0.1, "d": 0.2}, "linear": {"c": 0.8, "d": 0.5}}
+    ax = plot_signal_quality(results)
+    assert len(ax.get_lines()) == 2
+    np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), [0.8, 0.5])
+    plt.close(ax.figure)
+    with pytest.raises(ValueError):
+        plot_signal_quality({})

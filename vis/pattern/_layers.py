@@ -1,0 +1,376 @@
+"""Layer helpers shared by the pattern estimators and the explainers (private).
+
+Which layers carry a pattern (Dense, Conv1D/2D/3D), their linear map `x -> W x` without bias
+(with the layer's own strides, padding, dilation and data format), the input patches that a
+convolution multiplies with its kernel (each patch is one sample of the pattern statistics), which
+layer's output decides the two-component regime of a neuron, and which layers the modified
+backward passes can go through.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from vis.utils.model import iter_layers, resolve_layer, terminal_layer
+
+KERNEL_LAYERS = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
+
+# Layers an activation search may walk through (the reference implementation's list, minus the
+# layers vis does not know how to handle anywhere else).
+_SEARCH_PASS = (
+    keras.layers.Dropout,
+    keras.layers.SpatialDropout1D,
+    keras.layers.SpatialDropout2D,
+    keras.layers.SpatialDropout3D,
+    keras.layers.Flatten,
+    keras.layers.Reshape,
+    keras.layers.ActivityRegularization,
+    keras.layers.GaussianNoise,
+    keras.layers.BatchNormalization,
+    keras.layers.Add,
+)
+_SEARCH_ACTIVATION = (
+    keras.layers.Activation,
+    keras.layers.ReLU,
+    keras.layers.ELU,
+    keras.layers.LeakyReLU,
+    keras.layers.PReLU,
+    keras.layers.Softmax,
+)
+
+# Layers the PatternNet / LRP backward passes support besides the kernel layers (the reference's
+# list for PatternNet, plus ReLU layers and 1-D/3-D variants).
+_PASS_THROUGH = (
+    keras.layers.InputLayer,
+    keras.layers.Dropout,
+    keras.layers.SpatialDropout1D,
+    keras.layers.SpatialDropout2D,
+    keras.layers.SpatialDropout3D,
+    keras.layers.Flatten,
+    keras.layers.Reshape,
+    keras.layers.Permute,
+    keras.layers.Concatenate,
+    keras.layers.MaxPooling1D,
+    keras.layers.MaxPooling2D,
+    keras.layers.MaxPooling3D,
+    keras.layers.GlobalMaxPooling1D,
+    keras.layers.GlobalMaxPooling2D,
+    keras.layers.GlobalMaxPooling3D,
+)
+_NORMALIZATION = (
+    keras.layers.BatchNormalization,
+    keras.layers.LayerNormalization,
+    keras.layers.GroupNormalization,
+    keras.layers.UnitNormalization,
+)
+
+
+def activation_name(fn) -> str | None:
+    """The registered name of an activation function (`None` for no activation)."""
+    if fn is None:
+        return None
+    name = getattr(fn, "__name__", None)
+    if name is None:
+        return type(fn).__name__
+    return name
+
+
+def has_nonlinear_activation(layer: keras.layers.Layer) -> bool:
+    """Whether `layer` applies a non-linearity (a fused activation or an activation layer)."""
+    if isinstance(layer, (keras.layers.ReLU, keras.layers.ELU, keras.layers.LeakyReLU,
+                          keras.layers.PReLU, keras.layers.Softmax)):
+        return True
+    fn = getattr(layer, "activation", None)
+    return fn is not None and activation_name(fn) not in ("linear", None)
+
+
+def is_kernel_layer(layer: keras.layers.Layer) -> bool:
+    """Whether `layer` is a layer vis fits patterns for (Dense, Conv1D, Conv2D, Conv3D)."""
+    return isinstance(layer, KERNEL_LAYERS)
+
+
+def check_kernel_layer(path: str, layer: keras.layers.Layer) -> None:
+    """Raises a `ValueError` naming `layer` if vis cannot fit or use a pattern for it."""
+    if isinstance(layer, keras.layers.Dense):
+        if getattr(layer, "quantization_mode", None) is not None:
+            raise ValueError(
+                f"Layer {path!r} (Dense) is quantized ({layer.quantization_mode!r}); patterns need "
+                "a float kernel. Explain the float model."
+            )
+        return
+    if getattr(layer, "groups", 1) != 1:
+        raise ValueError(
+            f"Layer {path!r} ({type(layer).__name__}) is a grouped convolution "
+            f"(groups={layer.groups}); vis.pattern supports groups=1 only."
+        )
+
+
+def kernel_layers(model: keras.Model) -> list[tuple[str, keras.layers.Layer]]:
+    """`(path, layer)` of every layer with a pattern; raises for weighted layers vis cannot handle.
+
+    Raises:
+        ValueError: If a layer has weights but is neither a supported kernel layer nor a
+            normalization layer (e.g. Conv2DTranspose, DepthwiseConv2D, attention, RNNs), or if no
+            layer of the model has a kernel.
+    """
+    found = []
+    for path, layer in iter_layers(model):
+        if isinstance(layer, keras.Model):
+            continue
+        if is_kernel_layer(layer):
+            check_kernel_layer(path, layer)
+            found.append((path, layer))
+        elif layer.weights and not isinstance(layer, _NORMALIZATION):
+            raise ValueError(
+                f"Layer {path!r} ({type(layer).__name__}) has weights but no pattern definition: "
+                "vis.pattern supports Dense, Conv1D, Conv2D and Conv3D kernels (groups=1)."
+            )
+    if not found:
+        raise ValueError(
+            f"Model {model.name!r} has no Dense or Conv1D/2D/3D layer: there is nothing to fit."
+        )
+    return found
+
+
+def kernel_2d(layer: keras.layers.Layer) -> np.ndarray:
+    """The layer's kernel as a `(inputs per neuron, units)` float64 matrix."""
+    kernel = np.asarray(keras.ops.convert_to_numpy(layer.kernel), dtype="float64")
+    return kernel.reshape(-1, kernel.shape[-1])
+
+
+def linear_op(layer: keras.layers.Layer):
+    """`op(x, kernel)`: the layer's linear map without bias, with its own conv geometry."""
+    if isinstance(layer, keras.layers.Dense):
+        return keras.ops.matmul
+    padding = layer.padding
+    causal = padding == "causal"
+
+    def op(x, kernel):
+        if causal:
+            left = layer.dilation_rate[0] * (layer.kernel_size[0] - 1)
+            pads = [[0, 0], [left, 0], [0, 0]]
+            if layer.data_format == "channels_first":
+                pads = [[0, 0], [0, 0], [left, 0]]
+            x = keras.ops.pad(x, pads)
+        return keras.ops.conv(
+            x,
+            kernel,
+            strides=list(layer.strides),
+            padding="valid" if causal else padding,
+            dilation_rate=layer.dilation_rate,
+            data_format=layer.data_format,
+        )
+
+    return op
+
+
+def add_bias(layer: keras.layers.Layer, z, bias=None):
+    """Adds the layer's bias (or `bias`, its value) to `z` exactly as Keras' own `call` does."""
+    if getattr(layer, "bias", None) is None:
+        return z
+    bias = layer.bias if bias is None else bias
+    if isinstance(layer, keras.layers.Dense):
+        return keras.ops.add(z, bias)
+    if layer.data_format == "channels_last":
+        shape = (1,) * (layer.rank + 1) + (layer.filters,)
+    else:
+        shape = (1, layer.filters) + (1,) * layer.rank
+    return keras.ops.add(z, keras.ops.reshape(bias, shape))
+
+
+def to_rows(layer: keras.layers.Layer, t: tf.Tensor) -> tf.Tensor:
+    """Reshapes a layer-output-shaped tensor to `(samples, units)` (channels last)."""
+    if not isinstance(layer, keras.layers.Dense) and layer.data_format == "channels_first":
+        perm = [0] + list(range(2, len(t.shape))) + [1]
+        t = tf.transpose(t, perm)
+    return tf.reshape(t, [-1, t.shape[-1]])
+
+
+def patches(layer: keras.layers.Layer, x: tf.Tensor) -> tf.Tensor:
+    """The `(samples, inputs per neuron)` matrix of `layer`'s input patches.
+
+    Row order matches `to_rows` of the layer output; column order matches
+    `kernel.reshape(-1, units)`. Dense layers: one row per input vector (leading axes flattened).
+    Conv2D/Conv1D: `tf.image.extract_patches` with the layer's kernel size, strides, dilation and
+    padding (causal padding applied first). Conv3D: a convolution with an identity kernel.
+    """
+    if isinstance(layer, keras.layers.Dense):
+        return tf.reshape(x, [-1, x.shape[-1]])
+    if layer.data_format == "channels_first":
+        x = tf.transpose(x, [0] + list(range(2, len(x.shape))) + [1])
+    if isinstance(layer, keras.layers.Conv3D):
+        return _identity_patches(layer, x)
+    padding = layer.padding
+    if isinstance(layer, keras.layers.Conv1D):
+        if padding == "causal":
+            left = layer.dilation_rate[0] * (layer.kernel_size[0] - 1)
+            x = tf.pad(x, [[0, 0], [left, 0], [0, 0]])
+            padding = "valid"
+        x = x[:, None]
+        sizes, strides, rates = (1,) + layer.kernel_size, (1,) + layer.strides, (
+            1,) + layer.dilation_rate
+    else:
+        sizes, strides, rates = layer.kernel_size, layer.strides, layer.dilation_rate
+    p = tf.image.extract_patches(
+        x,
+        sizes=[1, *sizes, 1],
+        strides=[1, *strides, 1],
+        rates=[1, *rates, 1],
+        padding=padding.upper(),
+    )
+    return tf.reshape(p, [-1, p.shape[-1]])
+
+
+def channel_axis_of(layer: keras.layers.Layer) -> int:
+    """The channel (unit) axis of the layer's output: -1, or 1 for channels-first convolutions."""
+    if not isinstance(layer, keras.layers.Dense) and layer.data_format == "channels_first":
+        return 1
+    return -1
+
+
+def unit_vector(layer: keras.layers.Layer, v, rank: int):
+    """Reshapes a per-unit vector to broadcast against a rank-`rank` output of `layer`."""
+    if channel_axis_of(layer) == 1:
+        return tf.reshape(v, [1, -1] + [1] * (rank - 2))
+    return v
+
+
+def patch_products(layer: keras.layers.Layer, x: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
+    """`sum over samples of patch(x) g^T`, shape `(inputs per neuron, k)`, without patches.
+
+    `g` is shaped like the layer's output with `k` channels. For a convolution this is the
+    gradient of `sum(conv(x, K) * g)` with respect to a `(kernel size, in, k)` kernel `K`, i.e. the
+    filter-gradient convolution, computed with the layer's own strides, padding, dilation and data
+    format (and never materialising the patches). Row order matches `kernel.reshape(-1, units)`.
+    """
+    k = g.shape[channel_axis_of(layer)]
+    if isinstance(layer, keras.layers.Dense):
+        rows = tf.reshape(x, [-1, x.shape[-1]])
+        # (G^T X)^T: Eigen's matrix product is faster in this orientation.
+        return tf.transpose(tf.matmul(tf.reshape(g, [-1, k]), rows, transpose_a=True))
+    op = linear_op(layer)
+    probe = tf.zeros(tuple(layer.kernel.shape[:-1]) + (k,), x.dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(probe)
+        z = op(x, probe)  # unused: only its filter-gradient is computed (pruned in graphs)
+    return tf.reshape(tape.gradient(z, probe, output_gradients=g), [-1, k])
+
+
+def _identity_patches(layer: keras.layers.Layer, x: tf.Tensor) -> tf.Tensor:
+    kernel_shape = tuple(layer.kernel.shape[:-1])
+    d = math.prod(kernel_shape)
+    eye = tf.reshape(tf.eye(d, dtype=x.dtype), kernel_shape + (d,))
+    out = keras.ops.conv(
+        x, eye, strides=list(layer.strides), padding=layer.padding,
+        dilation_rate=layer.dilation_rate, data_format="channels_last",
+    )
+    return tf.reshape(out, [-1, d])
+
+
+def _flat_inputs(layer: keras.layers.Layer) -> list:
+    try:
+        return tf.nest.flatten(layer.input)
+    except (AttributeError, ValueError):
+        return []
+
+
+def mask_sources(model: keras.Model) -> dict[str, str]:
+    """For every kernel layer path, the path of the layer whose output decides its regime.
+
+    As in the reference implementation (iNNvestigate 1.x `get_active_neuron_io` with activation
+    search): a kernel layer with a non-linear activation uses its own output; a linear one walks
+    forward through shape-preserving layers (Dropout, Flatten, Reshape, BatchNormalization, Add,
+    ...) to the first layer with a non-linearity (Activation, ReLU, Softmax, ...) and uses that
+    layer's output; if there is none, its own output (with bias). The walk stays inside the
+    (sub-)model that holds the kernel layer.
+    """
+    sources: dict[str, str] = {}
+    containers = [("", model)] + [
+        (path + "/", layer) for path, layer in iter_layers(model) if isinstance(layer, keras.Model)
+    ]
+    for prefix, container in containers:
+        layers = list(container.layers)
+        for i, layer in enumerate(layers):
+            if not is_kernel_layer(layer):
+                continue
+            path = prefix + layer.name
+            sources[path] = path
+            if has_nonlinear_activation(layer):
+                continue
+            tensor = layer.output
+            for nxt in layers[i + 1:]:
+                if not any(t is tensor for t in _flat_inputs(nxt)):
+                    continue
+                if isinstance(nxt, _SEARCH_ACTIVATION) and has_nonlinear_activation(nxt):
+                    sources[path] = prefix + nxt.name
+                    break
+                if isinstance(nxt, _SEARCH_PASS) or (
+                    isinstance(nxt, keras.layers.Activation) and not has_nonlinear_activation(nxt)
+                ):
+                    tensor = nxt.output
+                    continue
+                break
+    return sources
+
+
+def output_layer(model: keras.Model) -> tuple[str, keras.layers.Layer]:
+    """`(path, layer)` of the layer that produces the model output (inside nested models too).
+
+    Raises:
+        ValueError: If the model has several outputs.
+    """
+    if len(model.outputs) != 1:
+        raise ValueError(
+            f"Model {model.name!r} has {len(model.outputs)} outputs; vis.pattern explains "
+            "single-output models."
+        )
+    return terminal_layer(*resolve_layer(model, model.outputs[0]))
+
+
+def check_explainable(model: keras.Model, method: str) -> str:
+    """Raises a `ValueError` naming the first layer the `method` backward pass cannot handle.
+
+    Supported: Dense/Conv1D/2D/3D with ReLU or linear activation (softmax allowed on the output
+    layer, whose pre-softmax logits are explained), ReLU layers and `Activation('relu'|'linear')`,
+    max-pooling (local and global), Flatten, Reshape, Permute, Concatenate, Dropout and nested
+    models made of these.
+
+    Returns:
+        The path of the output layer.
+    """
+    out_path, _ = output_layer(model)
+    for path, layer in iter_layers(model):
+        if isinstance(layer, keras.Model) or isinstance(layer, _PASS_THROUGH):
+            continue
+        if is_kernel_layer(layer) or isinstance(layer, keras.layers.Activation):
+            if is_kernel_layer(layer):
+                check_kernel_layer(path, layer)
+            name = activation_name(getattr(layer, "activation", None))
+            if name in (None, "linear", "relu") or (name == "softmax" and path == out_path):
+                continue
+            raise ValueError(
+                f"{method} is defined for ReLU networks: layer {path!r} has activation {name!r} "
+                "(supported: 'relu', 'linear', and 'softmax' on the output layer)."
+            )
+        if isinstance(layer, keras.layers.ReLU):
+            if (float(layer.negative_slope) == 0.0 and float(layer.threshold) == 0.0
+                    and layer.max_value is None):
+                continue
+            raise ValueError(
+                f"{method} is defined for ReLU networks: layer {path!r} is a ReLU with "
+                f"max_value={layer.max_value}, negative_slope={layer.negative_slope}, "
+                f"threshold={layer.threshold}; only the plain ReLU is supported."
+            )
+        if isinstance(layer, keras.layers.Softmax) and path == out_path:
+            continue
+        raise ValueError(
+            f"{method} does not support layer {path!r} ({type(layer).__name__}). Supported: "
+            "Dense/Conv1D/Conv2D/Conv3D (ReLU or linear), ReLU, max-pooling, Flatten, Reshape, "
+            "Permute, Concatenate, Dropout; BatchNormalization must be folded into the preceding "
+            "kernel first."
+        )
+    return out_path
