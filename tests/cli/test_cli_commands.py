@@ -1,0 +1,153 @@
+"""`vis saliency`, `vis cam`, `vis sanity` on a tiny saved model, run as subprocesses."""
+
+import re
+
+import numpy as np
+import pytest
+from cli_testing import assert_png, build_tiny_model, run_vis, write_images
+from PIL import Image
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli_commands")
+    model = build_tiny_model(folder / "tiny.keras")
+    blob, gray = write_images(folder)
+    rng = np.random.default_rng(0)
+    np.savez(folder / "data.npz", x=rng.random((6, 8, 8, 1)).astype("float32"),
+             y=np.array([0, 1, 2, 0, 1, 2]))
+    return folder, model, blob, gray
+
+
+def reference_gradient_map(model, image_path, klass=None):
+    """|d logit / d x| of the tiny model on the image loaded by hand, min-max scaled."""
+    import tensorflow as tf
+
+    with Image.open(image_path) as im:
+        x = np.asarray(im.convert("L").resize((8, 8), Image.Resampling.BILINEAR), "float32")
+    x = (x / 255.0)[None, ..., None]
+    dense = model.get_layer("predictions")
+    import keras
+
+    features = keras.Model(model.inputs, model.get_layer("flatten").output)
+    kernel, bias = dense.get_weights()
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        logits = tf.matmul(features(xt), kernel) + bias
+        k = int(np.argmax(logits.numpy()[0])) if klass is None else klass
+        score = logits[0, k]
+    g = np.abs(tape.gradient(score, xt).numpy()[0, ..., 0])
+    return (g - g.min()) / (g.max() - g.min()), k
+
+
+def test_saliency_gradient_matches_reference(work):
+    folder, model, blob, _ = work
+    proc = run_vis("saliency", "tiny.keras", blob.name, "--out", "one.png", "--npy", cwd=folder)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout.strip().splitlines() == ["one.png"]
+    assert_png(folder / "one.png")
+    expected, _ = reference_gradient_map(model, blob)
+    np.testing.assert_allclose(np.load(folder / "one.npy"), expected, atol=1e-5)
+
+
+def test_saliency_guided_several_images_into_folder_with_class(work):
+    folder, model, blob, gray = work
+    proc = run_vis("saliency", "tiny.keras", blob.name, gray.name, "--method", "guided",
+                   "--class", "1", "--out", "maps", "--npy", cwd=folder)
+    assert proc.returncode == 0, proc.stderr
+    for stem in ("blob", "gray"):
+        assert_png(folder / "maps" / f"{stem}_guided.png")
+        m = np.load(folder / "maps" / f"{stem}_guided.npy")
+        assert m.shape == (8, 8) and m.min() == 0.0 and m.max() == 1.0
+
+
+def test_cam_gradcam_plus_plus(work):
+    """(Guided Grad-CAM and plain Grad-CAM run in process in `test_every_method_in_process`.)"""
+    folder, _, blob, _ = work
+    proc = run_vis("cam", "tiny.keras", blob.name, "--method", "gradcam++",
+                   "--penultimate-layer", "conv1", "--class", "0", "--out", "cams", "--npy",
+                   cwd=folder)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert_png(folder / "cams" / "blob_gradcampp.png")
+    cam = np.load(folder / "cams" / "blob_gradcampp.npy")
+    assert cam.shape == (8, 8) and np.all(np.isfinite(cam)) and cam.min() >= 0.0
+
+
+def test_sanity_writes_figures_and_summary(work):
+    folder, *_ = work
+    proc = run_vis("sanity", "tiny.keras", "data.npz", "--method", "gradient", "gradcam",
+                   "--n", "4", "--out", "sanity", cwd=folder)
+    assert proc.returncode == 0, proc.stderr
+    expected = [f"sanity_{m}_{kind}.png" for m in ("gradient", "gradcam")
+                for kind in ("curves", "maps")] + ["sanity_comparison.png"]
+    for name in expected:
+        assert_png(folder / "sanity" / name)
+        assert f"sanity/{name}" in proc.stdout
+    summary = (folder / "sanity" / "summary.md").read_text()
+    for method in ("gradient", "gradcam"):
+        section = summary.split(f"## {method}")[1]
+        # one row per randomized layer, top first: predictions, conv2, conv1
+        rows = re.findall(r"^(predictions|conv2|conv1) ", section, flags=re.MULTILINE)
+        assert rows[:3] == ["predictions", "conv2", "conv1"], section
+
+
+def test_cli_sanity_methods_are_registered_explainers():
+    from vis.cli import SANITY_METHODS
+    from vis.sanity import explainers
+
+    assert set(SANITY_METHODS) <= set(explainers.names())
+
+
+def test_every_method_in_process(work, capsys, monkeypatch):
+    """All the other methods through `main()` (same code path, no subprocess start-up)."""
+    from vis.cli import CAM_METHODS, SALIENCY_METHODS, main
+
+    folder, *_ = work
+    monkeypatch.chdir(folder)
+    runs = [("saliency", m) for m in SALIENCY_METHODS] + [("cam", m) for m in CAM_METHODS]
+    for command, method in runs:
+        out = f"inproc/{command}_{method.replace('++', 'pp')}.png"
+        status = main([command, "tiny.keras", "gray.jpg", "--method", method, "--out", out,
+                       "--npy"])
+        assert status == 0, capsys.readouterr().err
+        assert_png(folder / out)
+        m = np.load((folder / out).with_suffix(".npy"))
+        assert m.shape == (8, 8) and np.all(np.isfinite(m))
+        assert 0.0 <= m.min() and m.max() <= 1.0
+
+
+def test_rgb_model_with_255_scaling_in_process(work, capsys, monkeypatch):
+    """A grayscale JPEG fed to an RGB model that expects [0, 255]: converted, resized, scaled."""
+    import keras
+    import tensorflow as tf
+
+    from vis.cli import main
+
+    folder, _, _, gray = work
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((6, 5, 3))
+    h = keras.layers.Rescaling(1 / 255.0)(inputs)
+    h = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    outputs = keras.layers.Dense(2, name="logits")(h)
+    model = keras.Model(inputs, outputs)
+    model.save(folder / "rgb.keras")
+    monkeypatch.chdir(folder)
+    status = main(["saliency", "rgb.keras", "gray.jpg", "--scale", "255", "--class", "1",
+                   "--out", "rgb/out.png", "--npy"])
+    assert status == 0, capsys.readouterr().err
+    with Image.open(gray) as im:
+        x = np.asarray(im.convert("RGB").resize((5, 6), Image.Resampling.BILINEAR), "float32")
+    xt = tf.constant(x[None])
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        score = model(xt)[0, 1]
+    g = np.abs(tape.gradient(score, xt).numpy()[0]).max(axis=-1)
+    expected = (g - g.min()) / (g.max() - g.min())
+    np.testing.assert_allclose(np.load(folder / "rgb" / "out.npy"), expected, atol=1e-5)
+    assert_png(folder / "rgb" / "out.png")

@@ -1,0 +1,517 @@
+"""The `vis demo` pipeline: train a digits CNN, explain it with every method, write a report.
+
+Everything runs on scikit-learn's bundled 8x8 digits (no download). `run_demo(out)` writes into
+`out/`:
+
+- `methods.png`: every attribution method on several test digits,
+- `signal_quality.png`: PatternNet's signal-estimator quality rho(S) per layer and estimator,
+- `pss_profile.png`, `pss_input.png`: parameter-space saliency of a misclassified digit,
+- `sanity_curves.png`, `sanity_maps.png`: cascading model randomization of several methods,
+- `summary.md`: the figures and the numbers (accuracy, rho(S), PSS switch-off, similarities).
+
+The functions that compute and draw the maps (`method_maps`, `plot_method_grid`) are reused by
+`docs/make_figures.py` and the notebooks.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["METHODS", "SIGNED_METHODS", "run_demo", "method_maps", "plot_method_grid",
+           "pick_examples"]
+
+METHODS = ("gradient", "guided", "deconvnet", "smoothgrad", "integrated_gradients", "gradcam",
+           "guided_gradcam", "patternnet", "patternattribution", "lrp")
+"""The methods of the comparison figure, in column order."""
+
+SIGNED_METHODS = ("integrated_gradients", "gradient_x_input", "patternnet",
+                  "patternattribution", "lrp")
+"""Methods whose maps are shown signed (blue negative, red positive); the others are shown as
+magnitudes."""
+
+_TITLES = {
+    "gradient": "gradient", "guided": "guided BP", "deconvnet": "deconvnet",
+    "smoothgrad": "SmoothGrad", "integrated_gradients": "IG", "gradient_x_input": "grad x input",
+    "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "guided_gradcam": "Guided Grad-CAM",
+    "patternnet": "PatternNet", "patternattribution": "PatternAttr.", "lrp": "LRP-eps",
+}
+
+
+class _Progress:
+    """Prints `[i/n] step ... done (seconds)` lines to stderr."""
+
+    def __init__(self, total: int, verbose: bool):
+        self.total, self.verbose, self.i = total, verbose, 0
+        self.t0 = self.start = time.perf_counter()
+
+    def step(self, text: str) -> None:
+        self.i += 1
+        self.t0 = time.perf_counter()
+        if self.verbose:
+            print(f"[{self.i}/{self.total}] {text} ...", file=sys.stderr, flush=True)
+
+    def done(self, text: str = "") -> float:
+        dt = time.perf_counter() - self.t0
+        if self.verbose:
+            extra = f" {text}" if text else ""
+            print(f"      done in {dt:.1f} s{extra}", file=sys.stderr, flush=True)
+        return dt
+
+
+# --- maps ----------------------------------------------------------------------------------------
+
+
+def _signed(maps: np.ndarray) -> np.ndarray:
+    """Sums channels and scales each map by its largest magnitude to [-1, 1]."""
+    m = np.asarray(maps, dtype="float64")
+    if m.ndim == 4:
+        m = m.sum(axis=-1)
+    peak = np.abs(m).max(axis=(1, 2), keepdims=True)
+    return np.where(peak > 0, m / np.where(peak > 0, peak, 1.0), 0.0)
+
+
+def _magnitude(maps: np.ndarray) -> np.ndarray:
+    from vis.utils.image import normalize
+
+    m = np.abs(np.asarray(maps, dtype="float64"))
+    if m.ndim == 4:
+        m = m.max(axis=-1)
+    return normalize(m, batch=True)
+
+
+def method_maps(
+    model,
+    x: np.ndarray,
+    y: np.ndarray,
+    methods: Sequence[str] = METHODS,
+    patterns=None,
+    seed: int = 0,
+    smoothgrad_samples: int = 50,
+    ig_steps: int = 64,
+) -> dict[str, np.ndarray]:
+    """Computes display-ready maps `(N, H, W)` of several methods for a digits-like model.
+
+    Magnitude methods (gradient, guided backprop, deconvnet, SmoothGrad, Grad-CAM family) are
+    returned as `|map|` min-max scaled to [0, 1]; signed methods (`SIGNED_METHODS`) are summed over
+    channels and scaled by their largest magnitude to [-1, 1].
+
+    Args:
+        model: A Keras image classifier (ending in softmax or logits). Never modified.
+        x: Images `(N, H, W, C)`.
+        y: The class explained for each image, `(N,)`.
+        methods: Names from `METHODS` plus `"gradient_x_input"` and `"gradcam++"`. Defaults to
+            `METHODS`.
+        patterns: Fitted `vis.pattern` patterns for `patternnet` / `patternattribution`. Defaults
+            to `None` (fitted on `x` itself if those methods are asked for).
+        seed: Seed of SmoothGrad's noise. Defaults to `0`.
+        smoothgrad_samples: SmoothGrad noise samples. Defaults to `50`.
+        ig_steps: Integrated Gradients steps. Defaults to `64`.
+
+    Returns:
+        A dict `method -> (N, H, W)` array, in the order of `methods`.
+
+    Raises:
+        ValueError: If a method name is unknown.
+
+    Example:
+        >>> maps = method_maps(model, x_test[:4], y_test[:4], methods=("gradient", "gradcam"))
+        >>> maps["gradcam"].shape
+        (4, 8, 8)
+    """
+    import vis.visualization as vv
+    from vis.losses import per_sample
+
+    known = set(METHODS) | {"gradient_x_input", "gradcam++"}
+    unknown = [m for m in methods if m not in known]
+    if unknown:
+        raise ValueError(f"`methods`: unknown {unknown}; valid: {sorted(known)}.")
+    idx = per_sample(np.asarray(y))
+    raw = dict(grad_modifier=None, normalize=False, keepdims=True)
+    out: dict[str, np.ndarray] = {}
+    for name in methods:
+        if name in ("gradient", "guided", "deconvnet"):
+            bm = {"gradient": None, "guided": "guided", "deconvnet": "relu"}[name]
+            m = vv.visualize_saliency(model, -1, idx, x, backprop_modifier=bm, **raw)
+        elif name == "smoothgrad":
+            m = vv.visualize_smoothgrad(model, -1, idx, x, samples=smoothgrad_samples, seed=seed,
+                                        **raw)
+        elif name == "integrated_gradients":
+            m = vv.visualize_integrated_gradients(model, -1, idx, x, steps=ig_steps, **raw)
+        elif name == "gradient_x_input":
+            m = vv.visualize_gradient_x_input(model, -1, idx, x, **raw)
+        elif name in ("gradcam", "gradcam++"):
+            m = vv.visualize_cam(model, -1, idx, x, method=name, normalize=False)
+        elif name == "guided_gradcam":
+            m = vv.visualize_cam(model, -1, idx, x, guided=True, normalize=False, keepdims=True)
+        else:
+            m = _pattern_map(name, model, x, y, patterns)
+        out[name] = _signed(m) if name in SIGNED_METHODS else _magnitude(m)
+    return out
+
+
+def _pattern_map(name: str, model, x, y, patterns):
+    from vis import pattern
+
+    if name == "lrp":
+        return pattern.LRP(model, rule="epsilon").explain(x, np.asarray(y))
+    if patterns is None:
+        patterns = pattern.fit_patterns(model, x, verbose=False)
+    cls = pattern.PatternNet if name == "patternnet" else pattern.PatternAttribution
+    return cls(model, patterns).explain(x, np.asarray(y))
+
+
+def plot_method_grid(
+    x: np.ndarray,
+    maps: dict[str, np.ndarray],
+    row_labels: Sequence[str] | None = None,
+    title: str | None = None,
+):
+    """Draws one row per image: the image, then one column per method.
+
+    Args:
+        x: Images `(N, H, W, C)` (or `(N, H, W)`).
+        maps: `method -> (N, H, W)` maps, as returned by `method_maps`.
+        row_labels: A label per image (e.g. `"y=3 p=0.98"`). Defaults to `None`.
+        title: Figure title. Defaults to `None`.
+
+    Returns:
+        The matplotlib `Figure`.
+
+    Example:
+        >>> fig = plot_method_grid(x, method_maps(model, x, y), [f"y={k}" for k in y])
+    """
+    import matplotlib.pyplot as plt
+
+    images = np.asarray(x, dtype="float32")
+    if images.ndim == 4:
+        images = images[..., 0] if images.shape[-1] == 1 else images
+    n, cols = len(images), len(maps) + 1
+    fig, axes = plt.subplots(n, cols, figsize=(1.15 * cols, 1.2 * n + (0.35 if title else 0.1)),
+                             squeeze=False)
+    for i in range(n):
+        axes[i, 0].imshow(images[i], cmap="gray", interpolation="nearest")
+        if row_labels is not None:
+            axes[i, 0].set_ylabel(row_labels[i], fontsize=7)
+        for j, (name, m) in enumerate(maps.items(), start=1):
+            if name in SIGNED_METHODS:
+                axes[i, j].imshow(m[i], cmap="bwr", vmin=-1, vmax=1, interpolation="nearest")
+            else:
+                axes[i, j].imshow(m[i], cmap="inferno", vmin=0, vmax=1, interpolation="nearest")
+    for j, name in enumerate(["input", *maps], start=0):
+        axes[0, j].set_title(_TITLES.get(name, name), fontsize=7)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def pick_examples(model, x: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
+    """Indices of `n` correctly classified images of distinct classes (first occurrences).
+
+    Args:
+        model: The classifier.
+        x: Images.
+        y: Labels.
+        n: How many.
+
+    Returns:
+        An index array of length `min(n, number of distinct correct classes)`.
+
+    Example:
+        >>> idx = pick_examples(model, x_test, y_test, 4)
+    """
+    pred = model.predict(x, verbose=0).argmax(-1)
+    chosen, seen = [], set()
+    for i in np.flatnonzero(pred == y):
+        if int(y[i]) not in seen:
+            seen.add(int(y[i]))
+            chosen.append(i)
+        if len(chosen) == n:
+            break
+    return np.asarray(chosen, dtype="int64")
+
+
+# --- the pipeline --------------------------------------------------------------------------------
+
+
+def _save(fig, out: str, name: str) -> str:
+    import matplotlib.pyplot as plt
+
+    path = os.path.join(out, name)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return name
+
+
+def run_demo(out: str = "demo_out", fast: bool = False, seed: int = 0,
+             verbose: bool = True) -> dict:
+    """Trains the digits CNN, explains it with every method and writes figures and `summary.md`.
+
+    Args:
+        out: Output folder (created). Defaults to `"demo_out"`.
+        fast: Train less and use fewer images and samples (for CI, ~25 s). Defaults to `False`.
+        seed: Seed of training, noise, randomization and draws. Defaults to `0`.
+        verbose: Print progress to stderr. Defaults to `True`.
+
+    Returns:
+        The measured numbers (also written to `summary.md`): `accuracy`, `signal_quality`,
+        `pss`, `sanity`, `seconds`, `files`.
+
+    Example:
+        >>> numbers = run_demo("demo_out", fast=True)  # doctest: +SKIP
+        >>> numbers["accuracy"] > 0.9
+        True
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.makedirs(out, exist_ok=True)
+    cfg = dict(epochs=10, n_images=4, sg=16, ig=32, pss_fit=400, draws=10, sanity_n=8, rho_n=600,
+               estimators=("filter", "two_component"),
+               sanity_methods=("gradient", "guided_backprop")) if fast else \
+        dict(epochs=15, n_images=6, sg=50, ig=64, pss_fit=None, draws=30, sanity_n=24, rho_n=None,
+             estimators=("filter", "linear", "two_component"),
+             sanity_methods=("gradient", "guided_backprop", "gradcam", "integrated_gradients"))
+    progress = _Progress(6, verbose)
+    t_start = time.perf_counter()
+    numbers: dict = {"fast": fast, "seed": seed, "files": []}
+
+    progress.step(f"training the digits CNN ({cfg['epochs']} epochs)")
+    from vis.utils.digits import train_digits_cnn
+
+    model, (x_train, y_train), (x_test, y_test) = train_digits_cnn(epochs=cfg["epochs"], seed=seed)
+    probs = model.predict(x_test, verbose=0)
+    numbers["accuracy"] = float((probs.argmax(-1) == y_test).mean())
+    progress.done(f"test accuracy {numbers['accuracy']:.1%}")
+
+    progress.step("fitting PatternNet patterns and measuring signal quality rho(S)")
+    from vis import pattern
+
+    patterns = pattern.fit_patterns(model, x_train, verbose=False)
+    x_rho = x_train[: cfg["rho_n"] or len(x_train)]
+    quality = {
+        est: {k: float(v) for k, v in pattern.signal_quality(
+            model, x_rho, estimator=est, verbose=False).items()}
+        for est in cfg["estimators"]
+    }
+    numbers["signal_quality"] = quality
+    numbers["files"].append(_save(_plot_quality(quality), out, "signal_quality.png"))
+    progress.done()
+
+    progress.step(f"computing {len(METHODS)} methods on {cfg['n_images']} digits")
+    idx = pick_examples(model, x_test, y_test, cfg["n_images"])
+    x, y = x_test[idx], y_test[idx]
+    maps = method_maps(model, x, y, patterns=patterns, seed=seed,
+                       smoothgrad_samples=cfg["sg"], ig_steps=cfg["ig"])
+    labels = [f"y={k} p={probs[i, k]:.2f}" for i, k in zip(idx, y)]
+    fig = plot_method_grid(x, maps, labels, title="Explanations of the true class")
+    numbers["files"].append(_save(fig, out, "methods.png"))
+    progress.done()
+
+    progress.step("parameter-space saliency of a misclassified digit")
+    numbers["pss"] = _pss_section(model, x_train, y_train, x_test, y_test, probs, cfg, seed, out,
+                                  numbers["files"])
+    progress.done()
+
+    progress.step(f"sanity checks: cascading randomization of {', '.join(cfg['sanity_methods'])}")
+    numbers["sanity"] = _sanity_section(model, x_test, y_test, cfg, seed, out, numbers["files"])
+    progress.done()
+
+    progress.step("writing summary.md")
+    numbers["seconds"] = time.perf_counter() - t_start
+    with open(os.path.join(out, "summary.md"), "w") as f:
+        f.write(_summary(numbers, cfg))
+    numbers["files"].append("summary.md")
+    progress.done(f"-> {os.path.join(out, 'summary.md')} (total {numbers['seconds']:.0f} s)")
+    return numbers
+
+
+def _plot_quality(quality: dict):
+    from matplotlib.figure import Figure
+
+    from vis.pattern import plot_signal_quality
+
+    fig = Figure(figsize=(5, 3.2), layout="constrained")
+    ax = plot_signal_quality(quality, ax=fig.add_subplot())
+    ax.set_title("Signal-estimator quality rho(S) per layer (held out)", fontsize=9)
+    return fig
+
+
+def _pss_section(model, x_train, y_train, x_test, y_test, probs, cfg, seed, out, files) -> dict:
+    from vis.pss import ParameterSaliency, plot_input_saliency, plot_profile, switch_off_experiment
+
+    n_fit = cfg["pss_fit"] or len(x_train)
+    pss = ParameterSaliency(model).fit(x_train[:n_fit], y_train[:n_fit], verbose=False)
+    pred = probs.argmax(-1)
+    wrong = np.flatnonzero(pred != y_test)
+    right = np.flatnonzero(pred == y_test)
+    # The misclassified digit with the lowest true-class probability (or the least confident).
+    pool = wrong if len(wrong) else np.argsort(probs[np.arange(len(y_test)), y_test])[:1]
+    i = int(pool[np.argmin(probs[pool, y_test[pool]])])
+    x1, y1 = x_test[i : i + 1], y_test[i : i + 1]
+    profile = np.asarray(pss.profile(x1, y1))[0]
+    mean_wrong = float(np.asarray(pss.profile(x_test[wrong], y_test[wrong])).mean()) \
+        if len(wrong) else float("nan")
+    sub = right[: max(len(wrong), 32)]
+    mean_right = float(np.asarray(pss.profile(x_test[sub], y_test[sub])).mean())
+    title = f"digit {int(y1[0])} predicted as {int(pred[i])}: standardized filter saliency"
+    files.append(_save(plot_profile(profile, pss.filters, title=title), out, "pss_profile.png"))
+    saliency = np.asarray(pss.input_saliency(x1, y1))[0]
+    fig = plot_input_saliency(x1[0], saliency, title="pixels driving the salient filters")
+    files.append(_save(fig, out, "pss_input.png"))
+    k = 10
+    study = wrong if len(wrong) else np.asarray([i])
+    switch = switch_off_experiment(model, pss, x_test[study], y_test[study], k=k,
+                                   n_random=cfg["draws"], seed=seed, misclassified_only=False)
+    top = [pss.filters[j] for j in np.asarray(pss.top_filters(x1, y1, k=5))[0]]
+    return {
+        "index": i, "label": int(y1[0]), "predicted": int(pred[i]),
+        "p_true": float(probs[i, y1[0]]), "p_pred": float(probs[i, pred[i]]),
+        "n_misclassified": int(len(wrong)), "mean_profile_wrong": mean_wrong,
+        "mean_profile_right": mean_right, "top_filters": [f"{a}:{b}" for a, b in top],
+        "k": k, "n_studied": int(len(study)), "n_random": int(cfg["draws"]),
+        "p_before": float(switch.p_before.mean()), "p_top": float(switch.p_top.mean()),
+        "p_random": float(switch.p_random.mean()),
+        "fixed_top": float(switch.fixed_top.mean()),
+        "fixed_random": float(switch.fixed_random.mean()),
+    }
+
+
+def _sanity_section(model, x_test, y_test, cfg, seed, out, files) -> dict:
+    from vis.sanity import model_randomization_test
+
+    n = cfg["sanity_n"]
+    x, y = x_test[:n], y_test[:n]
+    results = {}
+    for method in cfg["sanity_methods"]:
+        results[method] = model_randomization_test(
+            model, x, y, method, mode="cascading", seed=seed, verbose=False
+        )
+    # One figure of curves (every method, signed Spearman and SSIM) ...
+    from matplotlib.figure import Figure
+
+    from vis.sanity import plot_comparison
+
+    fig = Figure(figsize=(10, 3.4), layout="constrained")
+    for ax, metric in zip(fig.subplots(1, 2), ("spearman", "ssim")):
+        plot_comparison(results, metric=metric, ax=ax)
+    fig.suptitle("Cascading randomization (top layer first): similarity to the trained model's "
+                 "maps", fontsize=9)
+    files.append(_save(fig, out, "sanity_curves.png"))
+    # ... and the map grid of each method as the layers are randomized.
+    files.append(_save(_sanity_grid(results, x[:2]), out, "sanity_maps.png"))
+    summary = {}
+    for method, r in results.items():
+        table = r.table()
+        summary[method] = {
+            "steps": list(r.steps),
+            "accuracy": [r.accuracy.get(step) for step in r.steps],
+            **{m: [table[step][m][0] for step in r.steps] for m in r.scores},
+        }
+    return summary
+
+
+def _sanity_grid(results: dict, x: np.ndarray):
+    import matplotlib.pyplot as plt
+
+    first = next(iter(results.values()))
+    cols = ["original", *first.steps]
+    rows = [(method, i) for method in results for i in range(len(x))]
+    fig, axes = plt.subplots(len(rows), len(cols) + 1,
+                             figsize=(1.05 * (len(cols) + 1), 1.1 * len(rows)), squeeze=False)
+    for r, (method, i) in enumerate(rows):
+        axes[r, 0].imshow(np.asarray(x[i])[..., 0], cmap="gray", interpolation="nearest")
+        axes[r, 0].set_ylabel(f"{method}", fontsize=6)
+        for c, step in enumerate(cols, start=1):
+            m = np.abs(np.asarray(results[method].maps[step])[i])
+            if m.ndim == 3:
+                m = m.sum(axis=-1)
+            axes[r, c].imshow(m, cmap="inferno", interpolation="nearest")
+    for c, step in enumerate(["input", *cols]):
+        axes[0, c].set_title(step if c < 2 else f"+{step}", fontsize=6)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout(pad=0.2)
+    return fig
+
+
+def _fmt(v) -> str:
+    return f"{v:.3f}" if v is not None and np.isfinite(v) else "n/a"
+
+
+def _summary(numbers: dict, cfg: dict) -> str:
+    lines = [
+        "# vis demo: explaining a digits CNN",
+        "",
+        f"Settings: {'fast' if numbers['fast'] else 'full'} (seed {numbers['seed']}, "
+        f"{cfg['epochs']} epochs); run time {numbers['seconds']:.0f} s.",
+        "",
+        f"**Test accuracy:** {numbers['accuracy']:.2%} (scikit-learn digits, 450 test images).",
+        "",
+        "## Every method on the same digits",
+        "",
+        "![methods](methods.png)",
+        "",
+        "Magnitude maps (inferno) for gradient, guided backprop, deconvnet, SmoothGrad and the "
+        "Grad-CAM family; signed maps (blue negative, red positive) for IG, PatternNet, "
+        "PatternAttribution and LRP. All explain the true class's pre-softmax logit.",
+        "",
+        "## PatternNet: signal-estimator quality rho(S) per layer (held-out data)",
+        "",
+        "![signal quality](signal_quality.png)",
+        "",
+    ]
+    quality = numbers["signal_quality"]
+    layers = list(next(iter(quality.values())))
+    lines.append("| estimator | " + " | ".join(layers) + " |")
+    lines.append("|---|" + "---|" * len(layers))
+    for est, values in quality.items():
+        lines.append(f"| {est} | " + " | ".join(_fmt(values[k]) for k in layers) + " |")
+    p = numbers["pss"]
+    lines += [
+        "",
+        "## Parameter-space saliency of a misclassified digit",
+        "",
+        f"Test digit #{p['index']}: label {p['label']}, predicted {p['predicted']} "
+        f"(p = {p['p_pred']:.2f}; true-class p = {p['p_true']:.3f}). "
+        f"{p['n_misclassified']} test digits are misclassified; their mean standardized filter "
+        f"saliency is {_fmt(p['mean_profile_wrong'])}, against {_fmt(p['mean_profile_right'])} "
+        "for correctly classified ones.",
+        "",
+        "![PSS profile](pss_profile.png) ![PSS input saliency](pss_input.png)",
+        "",
+        f"Most salient filters: {', '.join(p['top_filters'])}.",
+        "",
+        f"Switch-off experiment on the {p['n_studied']} misclassified test digits: zeroing each "
+        f"digit's top {p['k']} salient filters moves the mean true-class probability from "
+        f"{p['p_before']:.3f} to **{p['p_top']:.3f}** and corrects {p['fixed_top']:.0%} of them; "
+        f"zeroing {p['k']} random filters ({p['n_random']} draws each) gives "
+        f"{p['p_random']:.3f} and corrects {p['fixed_random']:.0%}.",
+        "",
+        "## Sanity checks: cascading model randomization",
+        "",
+        "![sanity curves](sanity_curves.png)",
+        "",
+        "![sanity maps](sanity_maps.png)",
+        "",
+        "Mean similarity between the trained model's map and the map after randomizing the "
+        "layers down to each step (1 = unchanged; a method that explains the model should drop).",
+        "",
+    ]
+    for method, s in numbers["sanity"].items():
+        lines.append(f"### {method}")
+        lines.append("")
+        lines.append("| metric | " + " | ".join(f"+{k}" for k in s["steps"]) + " |")
+        lines.append("|---|" + "---|" * len(s["steps"]))
+        for metric in ("spearman_abs", "spearman", "ssim", "hog", "accuracy"):
+            if metric in s:
+                lines.append(f"| {metric} | " + " | ".join(_fmt(v) for v in s[metric]) + " |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
