@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from vis.utils.compiled import compile_function
 from vis.utils.model import copy_model, iter_layers
 
 __all__ = ["as_dataset", "split", "Streamer", "streamer_for"]
@@ -224,15 +225,16 @@ class Streamer:
             return batch_fn(self.forward(x), extra)
 
         if distributed:
-            @tf.function(input_signature=[element_spec, extra_spec])
-            def fn(batch, extra):
+            def distributed_fn(batch, extra):
                 per_replica = strategy.run(replica_fn, args=(batch, extra))
                 return tf.nest.map_structure(
                     lambda v: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None),
                     per_replica,
                 )
+
+            fn = compile_function(distributed_fn, [element_spec, extra_spec])
         else:
-            fn = tf.function(replica_fn, input_signature=[element_spec, extra_spec])
+            fn = compile_function(replica_fn, [element_spec, extra_spec])
         self._functions[cache_key] = fn
         return fn
 

@@ -22,6 +22,7 @@ import tensorflow as tf
 from vis.pss._kernels import KernelSpec
 from vis.pss._losses import LossPlan, per_sample_loss
 from vis.pss._working_copy import WorkingCopy
+from vis.utils.compiled import compile_function
 
 __all__ = ["SaliencyGraph", "reduce_abs_gradient", "patch_gradient"]
 
@@ -122,13 +123,13 @@ class SaliencyGraph:
         self.n_columns = sum(spec.n_columns(granularity) for spec in self.specs)
         x_spec = tf.TensorSpec((None, *input_shape), input_dtype)
         y_spec = tf.TensorSpec((None,), tf.int64)
-        self.saliency_fn = tf.function(
-            self.saliency, input_signature=[x_spec, y_spec], autograph=False
+        self.saliency_fn = compile_function(
+            self.saliency, [x_spec, y_spec], autograph=False
         )
         f_spec = tf.TensorSpec((self.n_columns,), tf.float64)
-        self.input_saliency_fn = tf.function(
+        self.input_saliency_fn = compile_function(
             self.input_gradient,
-            input_signature=[x_spec, y_spec, f_spec, f_spec,
+            [x_spec, y_spec, f_spec, f_spec,
                              tf.TensorSpec((None, self.n_columns), tf.float64),
                              tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float64)],
             autograph=False,

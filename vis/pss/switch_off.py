@@ -17,7 +17,8 @@ import numpy as np
 import tensorflow as tf
 
 from vis.pss._kernels import find_kernels
-from vis.utils.model import iter_layers
+from vis.utils.compiled import compile_function
+from vis.utils.model import copy_model, iter_layers
 
 __all__ = ["turn_off", "switched_off_copy", "switch_off_experiment", "SwitchOffResult"]
 
@@ -200,14 +201,14 @@ def switch_off_experiment(model, psal, x, y, k: int = 10, n_random: int = 10, se
         if psal.outputs == "unknown":
             raise ValueError("Pass `probabilities=True/False`: `psal` uses a custom loss.")
         probabilities = psal.outputs == "probabilities"
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
+    copy = copy_model(model)
     spec = tf.TensorSpec((None, *psal.input_shape), psal.input_dtype)
 
-    @tf.function(input_signature=[spec])
-    def predict(images):
+    def forward(images):
         outputs = copy(images, training=False)
         return outputs if probabilities else tf.nn.softmax(outputs, axis=-1)
+
+    predict = compile_function(forward, [spec])
 
     images = np.asarray(x, dtype=psal.input_dtype)
     labels = np.asarray(y).astype(np.int64).reshape(-1)

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from vis.sanity import _common
 from vis.sanity.reinit import randomization_steps, reinitialize_layer
 from vis.sanity.result import Result
+from vis.utils.compiled import compile_function
 from vis.utils.model import copy_model, iter_layers, model_channel_axis
 from vis.visualization import engine
 
@@ -48,7 +49,7 @@ class _Workspace:
         self.busy = False
         spec = tf.TensorSpec((None,) + tuple(model.inputs[0].shape[1:]), model.inputs[0].dtype)
         copy = self.model
-        self._forward = tf.function(lambda t: copy(t, training=False), input_signature=[spec])
+        self._forward = compile_function(lambda t: copy(t, training=False), [spec])
 
     def predict(self, x: np.ndarray, batch_size: int | None) -> np.ndarray:
         step = len(x) if batch_size is None else batch_size

@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from vis import backprop_modifiers
 from vis.losses import Loss
+from vis.utils.compiled import compile_function
 from vis.utils.model import (
     channel_axis,
     copy_model,
@@ -173,7 +174,6 @@ class ModelCopy:
         weight_spec = tf.TensorSpec((len(specs),), tf.float32)
         model, recorder = self.model, self.recorder
 
-        @tf.function(input_signature=[x_spec, weight_spec, *target_specs])
         def fn(x, weights, *targets):
             self.sync()
             targets = list(targets)
@@ -200,7 +200,7 @@ class ModelCopy:
             recorder.clear()
             return score, grads, wrt
 
-        return fn
+        return compile_function(fn, [x_spec, weight_spec, *target_specs])
 
 
 def _single(value, key: str):
