@@ -82,4 +82,4 @@ def test_experiment_argument_checks():
     with pytest.raises(ValueError, match="`n_random` must be a positive integer"):
         switch_off_experiment(model, psal, x, y, n_random=0)
     with pytest.raises(ValueError, match="Pass `probabilities=True/False`"):
-        switch_off_experiment(model, psal, x, y)
+        switch_off_experiment(model, psal, x, y, k=2)

@@ -7,14 +7,15 @@ from collections.abc import Iterator
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["check_images", "check_labels", "iterate_batches", "dataset_size"]
+__all__ = ["image_array", "cast_images", "check_images", "check_labels", "check_batch_size",
+           "iterate_batches", "dataset_size"]
 
 
-def check_images(x, input_shape: tuple, dtype: str, name: str = "x") -> np.ndarray:
-    """Checks a batch of model inputs and returns it as a NumPy array of the model's dtype.
+def image_array(x, input_shape: tuple, name: str = "x") -> np.ndarray:
+    """Checks the type and shape of a batch of model inputs without copying or casting it.
 
     Raises:
-        ValueError: On a shape that does not fit the model input, or non-finite values.
+        ValueError: On a shape that does not fit the model input.
         TypeError: On non-numeric data.
     """
     try:
@@ -33,11 +34,54 @@ def check_images(x, input_shape: tuple, dtype: str, name: str = "x") -> np.ndarr
             f"`{name}` must have shape (batch, {', '.join(str(d) for d in input_shape)}) to fit "
             f"the model input; received shape {array.shape}.{hint}"
         )
-    array = array.astype(dtype, copy=False)
-    if not np.all(np.isfinite(array)):
-        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
-        raise ValueError(f"`{name}` contains {bad} non-finite values (NaN or inf).")
     return array
+
+
+def cast_images(batch: np.ndarray, dtype: str, name: str = "x", offset: int = 0) -> np.ndarray:
+    """Casts a (shape-checked) batch to the model's dtype and checks that it is finite.
+
+    Args:
+        batch: Images, already checked by `image_array`.
+        dtype: The model's input dtype.
+        name: Argument name for error messages. Defaults to `"x"`.
+        offset: Index of the batch's first sample in the whole input, for error messages.
+            Defaults to `0`.
+
+    Raises:
+        ValueError: On non-finite values.
+    """
+    batch = np.asarray(batch).astype(dtype, copy=False)
+    finite = np.isfinite(batch)
+    if not finite.all():
+        bad = int(finite.size - np.count_nonzero(finite))
+        where = f" (in samples {offset} to {offset + len(batch) - 1})" if offset else ""
+        raise ValueError(f"`{name}` contains {bad} non-finite values (NaN or inf){where}.")
+    return batch
+
+
+def check_images(x, input_shape: tuple, dtype: str, name: str = "x") -> np.ndarray:
+    """Checks a batch of model inputs and returns it as a NumPy array of the model's dtype.
+
+    This casts and scans the whole array: for large inputs use `iterate_batches`, which does
+    so one batch at a time.
+
+    Raises:
+        ValueError: On a shape that does not fit the model input, or non-finite values.
+        TypeError: On non-numeric data.
+    """
+    return cast_images(image_array(x, input_shape, name), dtype, name)
+
+
+def check_batch_size(batch_size) -> int:
+    """Checks that `batch_size` is a positive integer and returns it as an `int`.
+
+    Raises:
+        ValueError: Otherwise.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"`batch_size` must be a positive integer, received {batch_size!r}.")
+    return int(batch_size)
 
 
 def check_labels(y, n: int, n_classes: int, name: str = "y") -> np.ndarray:
@@ -84,15 +128,15 @@ def iterate_batches(x, y, batch_size: int, input_shape: tuple, dtype: str,
     """Yields validated `(images, labels)` batches of at most `batch_size` samples.
 
     `x` is an array (with labels `y`) or a `tf.data.Dataset` of batched `(images, labels)` pairs
-    (then `y` must be `None`); a dataset batch larger than `batch_size` is split.
+    (then `y` must be `None`); a dataset batch larger than `batch_size` is split. An array is
+    checked for its shape once and cast and scanned for non-finite values one batch at a time,
+    so the extra memory does not grow with its length.
 
     Raises:
         ValueError: On invalid data (see `check_images`, `check_labels`) or a dataset of
             unbatched or non-`(x, y)` elements.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer, received {batch_size!r}.")
+    batch_size = check_batch_size(batch_size)
     if isinstance(x, tf.data.Dataset):
         if y is not None:
             raise ValueError("`y` must be None when `x` is a tf.data.Dataset of (x, y) batches.")
@@ -112,7 +156,8 @@ def iterate_batches(x, y, batch_size: int, input_shape: tuple, dtype: str,
             for start in range(0, len(images), batch_size):
                 yield images[start:start + batch_size], labels[start:start + batch_size]
         return
-    images = check_images(x, input_shape, dtype)
+    images = image_array(x, input_shape)  # shape only: no O(n) copy of the data
     labels = check_labels(y, len(images), n_classes)
     for start in range(0, len(images), batch_size):
-        yield images[start:start + batch_size], labels[start:start + batch_size]
+        batch = cast_images(images[start:start + batch_size], dtype, offset=start)
+        yield batch, labels[start:start + batch_size]

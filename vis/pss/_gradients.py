@@ -78,9 +78,18 @@ def _conv_gradient(layer, inputs: tf.Tensor, dz: tf.Tensor) -> tf.Tensor:
     return tf.stack(grads, axis=1)
 
 
+def _wide(tensor: tf.Tensor) -> tf.Tensor:
+    """`tensor` in at least float32 (float16/bfloat16 compute dtypes of mixed precision)."""
+    return tf.cast(tensor, tf.float32) if tensor.dtype.size < 4 else tensor
+
+
 def patch_gradient(spec: KernelSpec, layer, inputs: tf.Tensor, dz: tf.Tensor) -> tf.Tensor:
-    """Per-sample kernel gradients `(n, *kernel_shape)` from a layer's input and `dL/dz`."""
+    """Per-sample kernel gradients `(n, *kernel_shape)` from a layer's input and `dL/dz`.
+
+    The products are accumulated in at least float32, also under a mixed-precision policy.
+    """
     n = tf.shape(dz)[0]
+    dz = _wide(dz)
     if spec.kind == "dense":
         a = tf.reshape(inputs, [n, -1, spec.kernel_shape[0]])
         g = tf.reshape(dz, [n, -1, spec.kernel_shape[-1]])
@@ -142,7 +151,9 @@ class SaliencyGraph:
         return tf.vectorized_map(self._one_sample, (x, y))
 
     def _columns(self, grads) -> tf.Tensor:
-        parts = [reduce_abs_gradient(spec, tf.abs(g), self.granularity)
+        grads = [_wide(g) for g in grads]
+        dtype = tf.float64 if any(g.dtype == tf.float64 for g in grads) else tf.float32
+        parts = [reduce_abs_gradient(spec, tf.cast(tf.abs(g), dtype), self.granularity)
                  for spec, g in zip(self.specs, grads)]
         return tf.concat(parts, axis=1)
 
@@ -188,15 +199,19 @@ class SaliencyGraph:
         """
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(x)
-            s = self.saliency(x, y)
-            profile = (s - tf.cast(mean, s.dtype)) / tf.cast(scale, s.dtype)
+            s = tf.cast(self.saliency(x, y), tf.float64)
+            profile = (s - mean) / scale
+            # cos is invariant to a positive constant factor: dividing by max|profile| (held
+            # constant) leaves the gradient unchanged and keeps the squares far from overflow.
+            size = tf.stop_gradient(tf.reduce_max(tf.abs(profile), axis=1, keepdims=True))
+            profile = profile / tf.where(size > 0, size, tf.ones_like(size))
             top = tf.math.top_k(tf.stop_gradient(profile), k=k).indices
             chosen = tf.reduce_sum(tf.one_hot(top, self.n_columns, dtype=s.dtype), axis=1)
-            chosen = tf.minimum(chosen + tf.cast(mask, s.dtype), 1.0)
-            factor = 1.0 + (tf.cast(boost, s.dtype) - 1.0) * chosen
+            chosen = tf.minimum(chosen + mask, 1.0)
+            factor = 1.0 + (boost - 1.0) * chosen
             boosted = tf.stop_gradient(profile * factor)
             squared = tf.reduce_sum(profile**2, axis=1) * tf.reduce_sum(boosted**2, axis=1)
-            norms = tf.sqrt(tf.maximum(squared, 1e-16))
+            norms = tf.sqrt(tf.maximum(squared, 1e-30))
             cosine = tf.reduce_sum(profile * boosted, axis=1) / norms
             total = tf.reduce_sum(cosine)
         return tf.convert_to_tensor(tape.gradient(total, x, unconnected_gradients="zero"))

@@ -15,7 +15,7 @@ import keras
 
 from vis.pss._kernels import KernelSpec
 from vis.pss._losses import LossPlan, is_graph_model
-from vis.utils.model import iter_layers
+from vis.utils.model import _clone_layer, iter_layers
 
 __all__ = ["WorkingCopy", "CopyError"]
 
@@ -80,20 +80,29 @@ class WorkingCopy:
         created: list[tuple[keras.layers.Layer, keras.layers.Layer]] = []
         records: list[tuple[int, object, object]] = []
 
-        def clone_function(layer):
-            config = layer.get_config()
-            if id(layer) in tapped or (layer is strip and hasattr(layer, "activation")):
-                config = dict(config, activation="linear")
-            clone = layer.__class__.from_config(config)
-            originals[id(clone)] = layer
-            created.append((layer, clone))
+        def clone_function(operation):
+            linear = id(operation) in tapped or (
+                operation is strip and hasattr(operation, "activation")
+            )
+            if linear:
+                clone = operation.__class__.from_config(
+                    dict(operation.get_config(), activation="linear")
+                )
+            elif operation is strip and isinstance(operation, keras.layers.Layer):
+                # A Softmax layer (also inside nested Sequential models, which are cloned
+                # without `call_function`): an Identity keeps the logits.
+                clone = keras.layers.Identity(name=operation.name, dtype=operation.dtype_policy)
+            else:  # layers (Lambda included) and `keras.ops` operations
+                clone = _clone_layer(operation)
+            originals[id(clone)] = operation
+            created.append((operation, clone))
             return clone
 
-        def call_function(layer, *args, **kwargs):
-            original = originals.get(id(layer))
-            if original is strip and isinstance(original, keras.layers.Softmax):
-                return args[0]
-            outputs = layer(*args, **kwargs)
+        def call_function(operation, *args, **kwargs):
+            original = originals.get(id(operation))
+            if original is strip and not hasattr(original, "activation"):
+                return args[0]  # a Softmax layer or a `keras.ops.softmax` op: keep the logits
+            outputs = operation(*args, **kwargs)
             if original is None or id(original) not in tapped:
                 return outputs
             records.append((tapped[id(original)], args[0], outputs))
@@ -115,7 +124,8 @@ class WorkingCopy:
             raise CopyError(
                 f"Could not copy model {model.name!r} ({type(error).__name__}: {error})"
             ) from error
-        self._pairs = [(original, clone) for original, clone in created if original.weights]
+        self._pairs = [(original, clone) for original, clone in created
+                       if getattr(original, "weights", None)]
         self.layers = dict(iter_layers(copy))
         if taps:
             self.tap_specs = [index for index, _, _ in records]

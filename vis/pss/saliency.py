@@ -22,12 +22,20 @@ from dataclasses import replace
 import numpy as np
 import tensorflow as tf
 
-from vis.pss._data import check_images, check_labels, dataset_size, iterate_batches
+from vis.pss._data import (
+    cast_images,
+    check_batch_size,
+    check_labels,
+    dataset_size,
+    image_array,
+    iterate_batches,
+)
 from vis.pss._gradients import SaliencyGraph
 from vis.pss._kernels import column_names, find_kernels
 from vis.pss._losses import is_graph_model, plan_loss
 from vis.pss._working_copy import CopyError, WorkingCopy
 from vis.pss.stats import RunningMoments, batch_moments
+from vis.pss.switch_off import turn_off
 
 __all__ = ["ParameterSaliency", "STD_FLOOR"]
 
@@ -47,9 +55,12 @@ class ParameterSaliency:
     Args:
         model: A Keras classifier with one input and one output of class scores `(batch, C)`.
         loss: How the per-sample cross-entropy against the true label is computed: `"auto"`
-            (softmax outputs are detected and their logits used; otherwise the output is taken as
-            logits), `"logits"`, `"probabilities"`, or a callable `loss(y_true, y_pred)` returning
-            per-sample losses `(batch,)` for integer labels `y_true`. Defaults to `"auto"`.
+            (reads the operation producing the output: a softmax layer, fused activation or
+            `keras.ops.softmax`, also behind Identity/Dropout/`Activation("linear")`, is
+            dropped and its logits used; a linear layer's output is taken as logits; any other
+            output is an error asking for an explicit choice), `"logits"`, `"probabilities"`,
+            or a callable `loss(y_true, y_pred)` returning per-sample losses `(batch,)` for
+            integer labels `y_true`. Defaults to `"auto"`.
         layers: Layer names (paths `"outer/inner"` in nested models) to restrict to; naming a
             Dense layer scores it. Defaults to `None` (every convolution kernel).
         include_dense: Also score the units of every Dense layer (mean over the kernel's input
@@ -69,8 +80,9 @@ class ParameterSaliency:
         n_samples_: Number of validation samples behind `mean_` and `std_`.
 
     Raises:
-        ValueError: For a model without scorable kernels, unknown options, or a model with
-            several inputs or outputs.
+        ValueError: For a model without scorable kernels, unknown options, a model with
+            several inputs or outputs, or (with `loss="auto"`) an output that is neither a
+            softmax nor logits.
 
     Example:
         >>> psal = ParameterSaliency(model).fit(x_val, y_val, verbose=False)
@@ -257,13 +269,11 @@ class ParameterSaliency:
         return list(zip(*(strategy.experimental_local_results(part) for part in results)))
 
     def _per_batch(self, x, y, batch_size: int, function) -> np.ndarray:
-        images = check_images(x, self.input_shape, self.input_dtype)
-        labels = check_labels(y, len(images), self.n_classes)
         self._graph.working.sync()
-        parts = [function(images[i:i + batch_size], labels[i:i + batch_size]).numpy()
-                 for i in range(0, len(images), batch_size)]
+        parts = [function(images, labels).numpy() for images, labels in
+                 self._batches(x, y, batch_size)]
         if not parts:
-            return np.zeros((0, len(self.filters)))
+            return np.zeros((0, len(self.filters)), np.float32)
         return np.concatenate(parts)
 
     def filter_saliency(self, x, y, batch_size: int = 64) -> np.ndarray:
@@ -275,10 +285,11 @@ class ParameterSaliency:
             batch_size: Samples per gradient batch. Defaults to `64`.
 
         Returns:
-            Array `(n, len(filters))` in the model's float dtype.
+            Array `(n, len(filters))`: float32, float64 for a float64 model (also float32 under
+            a mixed-precision policy whose compute dtype is float16).
 
         Raises:
-            ValueError: On invalid images or labels.
+            ValueError: On invalid images, labels or `batch_size`.
 
         Example:
             >>> psal.filter_saliency(x[:2], y[:2]).shape == (2, len(psal.filters))
@@ -298,7 +309,7 @@ class ParameterSaliency:
             Float64 array `(n, len(filters))`.
 
         Raises:
-            ValueError: Before `fit`/`load`, or on invalid images or labels.
+            ValueError: Before `fit`/`load`, or on invalid images, labels or `batch_size`.
 
         Example:
             >>> psal.profile(x[:2], y[:2]).mean(axis=1)   # large for misclassified samples
@@ -326,7 +337,8 @@ class ParameterSaliency:
             Int array `(n, k)`; ties keep the lower index first.
 
         Raises:
-            ValueError: Before `fit`/`load`, for `k` out of range, or invalid data.
+            ValueError: Before `fit`/`load`, for `k` out of range, or invalid data or
+                `batch_size`.
 
         Example:
             >>> top = psal.top_filters(x[:1], y[:1], k=3)
@@ -359,7 +371,8 @@ class ParameterSaliency:
             Signed gradient of shape `(n, *input_shape)` in the model's float dtype.
 
         Raises:
-            ValueError: Before `fit`/`load`, for invalid `k`, `boost`, `filter_indices` or data.
+            ValueError: Before `fit`/`load`, for invalid `k`, `boost`, `filter_indices`,
+                `batch_size` or data.
 
         Example:
             >>> grads = psal.input_saliency(x[:1], y[:1], k=10)
@@ -367,7 +380,8 @@ class ParameterSaliency:
             True
         """
         self._check_fitted()
-        images = check_images(x, self.input_shape, self.input_dtype)
+        batch_size = check_batch_size(batch_size)
+        images = image_array(x, self.input_shape)
         labels = check_labels(y, len(images), self.n_classes)
         if not np.isfinite(boost):
             raise ValueError(f"`boost` must be a finite number, received {boost!r}.")
@@ -392,10 +406,58 @@ class ParameterSaliency:
         parts = []
         for i in range(0, len(images), batch_size):
             grads = self._graph.input_saliency_fn(
-                images[i:i + batch_size], labels[i:i + batch_size], self.mean_, self.scale_,
+                cast_images(images[i:i + batch_size], self.input_dtype, offset=i),
+                labels[i:i + batch_size], self.mean_, self.scale_,
                 mask[i:i + batch_size], tf.constant(k, tf.int32), tf.constant(boost, tf.float64))
             parts.append(grads.numpy())
         return np.concatenate(parts) if parts else np.zeros((0, *images.shape[1:]))
+
+    def turn_off(self, filters, bias: bool = False):
+        """Context manager that temporarily zeroes filters of the model; always restores them.
+
+        Delegates to `vis.pss.turn_off` on `self.model`: the original weights come back when
+        the block exits, also when it raises. Filters are validated before anything changes.
+
+        Args:
+            filters: Filters to zero: indices into `filters` (e.g. a row of `top_filters`) or
+                `(kernel name, filter index)` pairs, or a mix of both.
+            bias: Also zero the filters' biases. Defaults to `False`.
+
+        Returns:
+            A context manager yielding the model with the filters zeroed.
+
+        Raises:
+            ValueError: For `granularity="parameter"` (columns are single weights, not
+                filters), indices out of range, or unknown kernel names.
+
+        Example:
+            >>> top = psal.top_filters(x[:1], y[:1], k=5)[0]
+            >>> with psal.turn_off(top) as model:
+            ...     probabilities = model(x[:1])
+        """
+        if self.granularity != "filter":
+            raise ValueError(
+                "`turn_off` needs granularity='filter' (this ParameterSaliency scores single "
+                "weights); use `vis.pss.turn_off(model, [(kernel name, filter index), ...])`."
+            )
+        if isinstance(filters, (str, bytes)) or not isinstance(
+                filters, (Sequence, np.ndarray)):
+            raise ValueError(
+                "`filters` must be a list of indices into `ParameterSaliency.filters` or of "
+                f"(kernel name, filter index) pairs; received {filters!r}."
+            )
+        pairs = []
+        for item in list(filters):
+            if isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
+                if not 0 <= int(item) < len(self.filters):
+                    raise ValueError(
+                        f"`filters` index {int(item)} is out of range: indices into "
+                        f"`ParameterSaliency.filters` are 0 to {len(self.filters) - 1}."
+                    )
+                pairs.append(self.filters[int(item)])
+            else:
+                pairs.append(item)
+        return turn_off(self.model, pairs, bias=bias)
 
     def save(self, path: str | os.PathLike) -> None:
         """Saves the validation statistics (and the column names) to an `.npz` file.
@@ -422,7 +484,8 @@ class ParameterSaliency:
         """Loads statistics saved by `save`, checking they describe the same columns.
 
         Args:
-            path: Path of the `.npz` file.
+            path: Path of the `.npz` file, or the path given to `save` (`.npz` is appended
+                when `path` does not exist and `path + ".npz"` does).
 
         Returns:
             `self`, with `mean_`, `std_` and `n_samples_` set.
@@ -433,11 +496,14 @@ class ParameterSaliency:
         Example:
             >>> psal = ParameterSaliency(model).load("pss_stats.npz")
         """
+        path = os.fspath(path)
+        if not os.path.exists(path) and os.path.exists(path + ".npz"):
+            path = path + ".npz"  # `save` (NumPy) appended the suffix
         with np.load(path, allow_pickle=False) as data:
             filters = list(zip(data["layer"].tolist(), data["index"].tolist()))
             if filters != self.filters or str(data["granularity"]) != self.granularity:
                 raise ValueError(
-                    f"The statistics in {os.fspath(path)!r} describe {len(filters)} "
+                    f"The statistics in {path!r} describe {len(filters)} "
                     f"{data['granularity']} columns of kernels {sorted(set(data['layer']))!r}; "
                     f"this ParameterSaliency has {len(self.filters)} {self.granularity} columns "
                     f"of {sorted({name for name, _ in self.filters})!r}."

@@ -12,10 +12,10 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 import tensorflow as tf
 
+from vis.pss._data import check_images, check_labels
 from vis.pss._kernels import find_kernels
 from vis.utils.compiled import compile_function
 from vis.utils.model import copy_model, iter_layers
@@ -112,8 +112,7 @@ def switched_off_copy(model, filters: Sequence[tuple[str, int]], bias: bool = Fa
     Example:
         >>> pruned = switched_off_copy(model, [("conv2", 3), ("conv2", 7)])
     """
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
+    copy = copy_model(model)
     for variable, index in _resolve(copy, filters, bias):
         value = np.array(variable.numpy())
         value[index] = 0
@@ -187,7 +186,8 @@ def switch_off_experiment(model, psal, x, y, k: int = 10, n_random: int = 10, se
         A `SwitchOffResult`.
 
     Raises:
-        ValueError: For a parameter-wise `psal`, an unfitted one, or invalid `k`/`n_random`.
+        ValueError: For a parameter-wise `psal`, an unfitted one, invalid `k`/`n_random`, or
+            images and labels that do not fit the model (e.g. one-hot or wrong-length labels).
 
     Example:
         >>> result = switch_off_experiment(model, psal, x_test, y_test, k=5, n_random=20)
@@ -197,6 +197,11 @@ def switch_off_experiment(model, psal, x, y, k: int = 10, n_random: int = 10, se
         raise ValueError("`psal` must use granularity='filter' to switch filters off.")
     if isinstance(n_random, bool) or not isinstance(n_random, (int, np.integer)) or n_random < 1:
         raise ValueError(f"`n_random` must be a positive integer, received {n_random!r}.")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) \
+            or not 1 <= k <= len(psal.filters):
+        raise ValueError(f"`k` must be an integer in [1, {len(psal.filters)}], received {k!r}.")
+    images = check_images(x, psal.input_shape, psal.input_dtype)
+    labels = check_labels(y, len(images), psal.n_classes)
     if probabilities is None:
         if psal.outputs == "unknown":
             raise ValueError("Pass `probabilities=True/False`: `psal` uses a custom loss.")
@@ -210,8 +215,6 @@ def switch_off_experiment(model, psal, x, y, k: int = 10, n_random: int = 10, se
 
     predict = compile_function(forward, [spec])
 
-    images = np.asarray(x, dtype=psal.input_dtype)
-    labels = np.asarray(y).astype(np.int64).reshape(-1)
     p_all = predict(images).numpy()
     indices = np.arange(len(images))
     if misclassified_only:
