@@ -191,16 +191,21 @@ class ModelCopy:
             wrt = x if wrt_path is None else _single(recorder[wrt_path], wrt_path)
             grads = tape.gradient(total, wrt)
             if grads is None:
+                # Known at trace time. Raising here would come back wrapped in TensorFlow's
+                # "in user code" traceback text, so the error is raised after the call instead.
                 target_names = sorted({s[1] for s in specs})
-                raise ValueError(
+                compiled.no_gradient_path = (
                     f"The score of layer(s) {target_names} has no gradient path to "
                     f"{'the input' if wrt_path is None else repr(wrt_path)} (disconnected graph or "
                     "stop_gradient): there is nothing to explain."
                 )
+                grads = tf.zeros_like(wrt)
             recorder.clear()
             return score, grads, wrt
 
-        return compile_function(fn, [x_spec, weight_spec, *target_specs])
+        compiled = compile_function(fn, [x_spec, weight_spec, *target_specs])
+        compiled.no_gradient_path = None
+        return compiled
 
 
 def _single(value, key: str):
@@ -363,6 +368,8 @@ def gradients(
     for start in range(0, n, step):
         sl = slice(start, start + step)
         s, g, w = fn(tf.constant(x[sl]), weights, *[tf.constant(t[sl]) for t in targets])
+        if fn.no_gradient_path:
+            raise ValueError(fn.no_gradient_path)
         scores.append(s.numpy())
         grads.append(g.numpy())
         if return_wrt:
