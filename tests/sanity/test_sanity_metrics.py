@@ -6,7 +6,7 @@ from scipy import stats
 from skimage.feature import hog as sk_hog
 from skimage.metrics import structural_similarity
 
-from vis.sanity import metrics
+from vis.sanity import _image_metrics, metrics
 
 
 def _maps(seed, shape=(6, 8, 8, 3)):
@@ -120,3 +120,29 @@ def test_registry_and_errors(monkeypatch):
         metrics.ssim(np.zeros((2, 2, 8)), np.ones((2, 2, 8)))
     with pytest.raises(ValueError, match="2-D maps"):
         metrics.hog(np.zeros((2, 64)), np.zeros((2, 64)))
+
+
+@pytest.mark.parametrize("shape", [(40, 8, 8), (5, 30, 29), (3, 9, 3), (4, 5, 7, 9)])
+def test_stacked_ssim_equals_one_skimage_call_per_map(monkeypatch, shape):
+    """SSIM of stacked maps (several chunks here) equals scikit-image called map by map."""
+    monkeypatch.setattr(_image_metrics, "_SSIM_CHUNK_PIXELS", 3 * int(np.prod(shape[1:])) + 1)
+    a, b = _maps(14, shape), _maps(15, shape)
+    a[1], b[1] = 0.0, 3.0  # two constant maps
+    b[2] = 0.0  # one constant map
+    got = metrics.ssim(a, b)
+    win = min(7, min(shape[1:]) if min(shape[1:]) % 2 else min(shape[1:]) - 1)
+    scaled = [[_minmax(m) if np.ptp(m) else np.zeros_like(m) for m in pair] for pair in zip(a, b)]
+    want = [structural_similarity(u, v, data_range=1.0, win_size=win) for u, v in scaled]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert got[1] == 1.0
+
+
+def test_batch_features_share_reductions_and_match_each_metric():
+    a, b = _maps(16), _maps(17)
+    fns = {name: metrics.get(name) for name in metrics.names()}
+    fa = metrics.batch_features(fns, a, channel_axis=-1)
+    fb = metrics.batch_features(fns, b, channel_axis=-1)
+    assert sorted(fa) == metrics.names()
+    for name, fn in fns.items():
+        np.testing.assert_array_equal(fn.compare(fa[name], fb[name]),
+                                      fn(a, b, channel_axis=-1), err_msg=name)

@@ -122,22 +122,15 @@ class Scorer:
     """Scores maps against the original maps with every metric.
 
     Metrics exposing `features` / `compare` stages (the built-ins) get the original maps'
-    features computed once, not at every step.
+    features computed once, not at every step, and share the channel reduction and [0, 1]
+    scaling of each batch of maps (`vis.sanity.metrics.batch_features`).
     """
 
     def __init__(self, fns: dict[str, Callable], original: np.ndarray, channel_axis: int | None):
         self.fns = fns
         self.original = original
         self.channel_axis = channel_axis
-        self._features: dict[str, np.ndarray] = {}
-
-    def _one(self, name: str, fn: Callable, maps: np.ndarray) -> np.ndarray:
-        features, compare = getattr(fn, "features", None), getattr(fn, "compare", None)
-        if features is None or compare is None:
-            return fn(self.original, maps, channel_axis=self.channel_axis)
-        if name not in self._features:
-            self._features[name] = features(self.original, channel_axis=self.channel_axis)
-        return compare(self._features[name], features(maps, channel_axis=self.channel_axis))
+        self._features = _metrics.batch_features(fns, original, channel_axis)
 
     def __call__(self, maps: np.ndarray, where: str) -> dict[str, np.ndarray]:
         """`{metric: (N,)}` similarities of `maps` to the original maps."""
@@ -146,20 +139,20 @@ class Scorer:
                 f"The explainer returned maps of shape {maps.shape} ({where}) but "
                 f"{self.original.shape} for the original model."
             )
+        features = _metrics.batch_features(self.fns, maps, self.channel_axis)
         out = {}
         for name, fn in self.fns.items():
-            values = np.asarray(self._one(name, fn, maps), dtype="float64")
+            if name in features:
+                values = fn.compare(self._features[name], features[name])
+            else:
+                values = fn(self.original, maps, channel_axis=self.channel_axis)
+            values = np.asarray(values, dtype="float64")
             if values.shape != (len(maps),):
                 raise ValueError(
                     f"Metric {name!r} returned shape {values.shape}; expected ({len(maps)},)."
                 )
             out[name] = values
         return out
-
-
-def map_channel_axis(maps: np.ndarray, x: np.ndarray, input_axis: int) -> int | None:
-    """The channel axis of `maps`: the input's if the maps are shaped like images `x`."""
-    return input_axis if maps.ndim == x.ndim and x.ndim > 2 else None
 
 
 def explainer(method) -> Callable:

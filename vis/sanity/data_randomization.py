@@ -16,10 +16,10 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from vis.sanity import _common
+from vis.sanity import _common, _layout
 from vis.sanity.reinit import derive_seed
 from vis.sanity.result import Result
-from vis.utils.model import ends_in_softmax, model_channel_axis, resolve_layer
+from vis.utils.model import ends_in_softmax, resolve_layer
 from vis.visualization import engine
 
 __all__ = ["data_randomization_test"]
@@ -41,6 +41,12 @@ def _build(build_model: Callable, param_hint: str) -> keras.Model:
             metrics=["accuracy"],
         )
     return model
+
+
+def _seed_globals(seed: int | None, stage: str) -> None:
+    """`keras.utils.set_random_seed` with a seed derived from `seed` (nothing if `None`)."""
+    if seed is not None:
+        keras.utils.set_random_seed(derive_seed(seed, stage))
 
 
 def _fit(model: keras.Model, x: np.ndarray, y: np.ndarray, epochs: int, seed: int | None,
@@ -72,6 +78,7 @@ def data_randomization_test(
     batch_size: int | None = None,
     fit_kwargs: dict | None = None,
     verbose: bool = True,
+    channel_axis: int | None = None,
 ) -> Result:
     """Data randomization test: maps of a model trained on true vs permuted labels.
 
@@ -81,11 +88,18 @@ def data_randomization_test(
     `train_accuracy['random_labels']`: the test is only meaningful if the network memorized the
     random labels (otherwise train longer or use a wider network).
 
+    Reproducibility: with an int `seed`, `keras.utils.set_random_seed` is called with seeds
+    derived from `seed` before each model is built and before each is trained, so unseeded
+    initializers, `Dropout` and other random layers draw the same numbers in every run (and
+    the two models the same initial weights and dropout masks: only the labels differ). This
+    sets the global Python, NumPy and TensorFlow seeds. `seed=None` sets nothing.
+
+    Both models are built, the labels and the metrics checked, before any training.
+
     Args:
         build_model: A function returning a new Keras classifier (compiled or not: an
             uncompiled one is compiled with Adam(1e-3) and sparse categorical cross-entropy on
-            logits or probabilities, whichever the model outputs). Seed its initializers for a
-            reproducible test.
+            logits or probabilities, whichever the model outputs).
         x_train: Training inputs.
         y_train: Training labels (class indices or one-hot rows).
         x_test: Test inputs (accuracy, and the inputs to explain).
@@ -94,16 +108,22 @@ def data_randomization_test(
             `vis.sanity.explainers`).
         epochs: Training epochs of each model. Defaults to `20`.
         metrics: Metric names or callables. Defaults to
-            `('spearman_abs', 'spearman', 'ssim', 'hog')`.
+            `('spearman_abs', 'spearman', 'ssim', 'hog')`, of which `'hog'` / `'ssim'` are
+            skipped with a warning for maps they cannot compare (`hog`: maps that are not
+            2-D; `ssim`: 1-D maps); metrics passed explicitly that do not apply raise a
+            `ValueError` before training.
         target: `'label'` explains the true test label with both models; `'predicted'` each
             model's own top class. Defaults to `'label'`.
         n_explained: Explain only the first `n_explained` test inputs. Defaults to `None`
             (all).
-        seed: Seed of the label permutation and of the shuffling. Defaults to `0`.
+        seed: Seed of the label permutation, the shuffling and the global seeds set before
+            building and training each model (see above). Defaults to `0`.
         batch_size: Chunk size for predictions and explanations. Defaults to `None`.
         fit_kwargs: Extra `model.fit` arguments (`batch_size` defaults to 32, `verbose` to 0).
             Defaults to `None`.
         verbose: Show a progress bar over the two trainings. Defaults to `True`.
+        channel_axis: The channel axis of the maps (an int), or `None` for automatic (see
+            `model_randomization_test`). Defaults to `None`.
 
     Returns:
         A `vis.sanity.Result` with `mode='data'`, `steps=['random_labels']`, `scores`
@@ -112,7 +132,8 @@ def data_randomization_test(
         was trained on) and `models` (the two trained models).
 
     Raises:
-        ValueError: Bad shapes or labels, unknown method / metric / target, `epochs < 1`.
+        ValueError: Bad shapes or labels, unknown method / metric / target, a metric that does
+            not apply to the maps, a bad `channel_axis`, `epochs < 1`.
         TypeError: If `build_model` does not return a Keras model.
 
     Example:
@@ -131,37 +152,44 @@ def data_randomization_test(
                         f"{type(build_model).__name__}.")
     if fit_kwargs is not None and not isinstance(fit_kwargs, dict):
         raise TypeError(f"`fit_kwargs` must be a dict or None, got {type(fit_kwargs).__name__}.")
+    if n_explained is not None and (isinstance(n_explained, bool)
+                                    or not isinstance(n_explained, (int, np.integer))
+                                    or n_explained < 1):
+        raise ValueError(f"`n_explained` must be a positive int or None, got {n_explained!r}.")
     target = _common.check_target(target)
     seed = _common.check_seed(seed)
     batch_size = _common.check_batch_size(batch_size)
     fn = _common.explainer(method)
+    default_metrics = metrics is _common.DEFAULT_METRICS
     fns = _common.metric_functions(metrics)
+    channel_axis = _layout.check_channel_axis(channel_axis)
 
     models, trained_on = {}, {}
     rng = np.random.default_rng(seed)
-    bar = tqdm(["original", STEP], desc="data randomization: training", disable=not verbose,
-               leave=False)
-    for name in bar:
+    for name in ("original", STEP):
+        _seed_globals(seed, "build")
         model = _build(build_model, name)
         if any(model is m for m in models.values()):
             raise ValueError("`build_model` returned the same model twice: it must build a new one.")
         units = int(model.outputs[0].shape[-1])
         xtr, _ = engine.prepare_input(model, x_train, "x_train")
         ytr = _common.labels(y_train, len(xtr), units, "y_train")
-        if name == STEP:
-            ytr = rng.permutation(ytr)
-        _fit(model, xtr, ytr, int(epochs), seed, fit_kwargs or {})
-        models[name], trained_on[name] = model, ytr
-
+        models[name], trained_on[name] = model, rng.permutation(ytr) if name == STEP else ytr
     first = models["original"]
     units = int(first.outputs[0].shape[-1])
     xte, _ = engine.prepare_input(first, x_test, "x_test")
     yte = _common.labels(y_test, len(xte), units, "y_test")
-    if n_explained is not None:
-        if isinstance(n_explained, bool) or not isinstance(n_explained, (int, np.integer)) \
-                or n_explained < 1:
-            raise ValueError(f"`n_explained` must be a positive int or None, got {n_explained!r}.")
     x_exp = xte[: n_explained or len(xte)]
+    expected = _layout.spatial_shape(
+        x_exp.shape, _layout.channel_axis_for(first, x_exp.shape, channel_axis, "inputs `x_test`"))
+    fns = _layout.applicable_metrics(fns, expected, default_metrics, "inputs shaped like `x_test`")
+
+    bar = tqdm(list(models), desc="data randomization: training", disable=not verbose,
+               leave=False)
+    for name in bar:
+        _seed_globals(seed, "fit")
+        _fit(models[name], xtr, trained_on[name], int(epochs), seed, fit_kwargs or {})
+
     accuracy, train_accuracy, targets, maps = {}, {}, {}, {}
     for name, model in models.items():
         train_accuracy[name] = float(np.mean(_predict(model, xtr, batch_size).argmax(-1)
@@ -170,12 +198,15 @@ def data_randomization_test(
         accuracy[name] = float(np.mean(logits.argmax(-1) == yte))
         targets[name] = yte[: len(x_exp)] if target == "label" else logits[: len(x_exp)].argmax(-1)
         maps[name] = _common.explain(fn, model, x_exp, targets[name], batch_size, f"{name} model")
-    input_axis = model_channel_axis(first)
-    channel_axis = _common.map_channel_axis(maps["original"], x_exp, input_axis)
-    values = _common.Scorer(fns, maps["original"], channel_axis)(maps[STEP], STEP)
+    map_axis = _layout.channel_axis_for(first, maps["original"].shape, channel_axis, "maps")
+    shape = _layout.spatial_shape(maps["original"].shape, map_axis)
+    if shape != expected:  # a custom explainer's maps: check the metrics again
+        fns = _layout.applicable_metrics(fns, shape, default_metrics, "the explainer")
+    values = _common.Scorer(fns, maps["original"], map_axis)(maps[STEP], STEP)
     return Result(
         method=_common.method_name(method), mode="data", steps=[STEP],
         scores={m: v[None] for m, v in values.items()}, maps=maps, accuracy=accuracy,
-        targets=targets, inputs=x_exp, channel_axis=input_axis, train_accuracy=train_accuracy,
-        models=models,
+        targets=targets, inputs=x_exp,
+        channel_axis=_layout.auto_channel_axis(first, x_exp.ndim), map_channel_axis=map_axis,
+        train_accuracy=train_accuracy, models=models,
     )

@@ -6,9 +6,10 @@ function `metric(a, b, channel_axis=None) -> (N,)` comparing map `a[i]` with map
 - `spearman_abs`: Spearman rank correlation of the absolute maps (`|a|` summed over channels).
 - `spearman`: Spearman rank correlation of the signed maps (summed over channels).
 - `ssim`: structural similarity (`skimage.metrics.structural_similarity`, `data_range=1`) of the
-  maps summed over channels and min-max scaled to [0, 1] one by one.
+  maps summed over channels and min-max scaled to [0, 1] one by one (maps with 2 or more
+  spatial dimensions).
 - `hog`: Spearman rank correlation of the histograms of oriented gradients
-  (`skimage.feature.hog`) of those [0, 1]-scaled maps.
+  (`skimage.feature.hog`) of those [0, 1]-scaled maps (2-D maps only).
 
 Constant maps (an all-zero Grad-CAM, a dead network) give finite, documented values, never NaN:
 a Spearman correlation is `1.0` when both maps are constant (every pixel is tied in both: the
@@ -16,25 +17,35 @@ rankings are identical) and `0.0` when only one of them is (no rank association)
 turns a constant map into zeros, so SSIM of two constant maps is `1.0` and the HOG of a constant
 map is all zeros (then the Spearman rule above applies).
 
-Spearman's rho is computed as scipy defines it: the Pearson correlation
-(`scipy.stats.pearsonr`) of the average ranks (`scipy.stats.rankdata`), vectorized over the batch.
+Spearman's rho is computed as scipy defines it: the Pearson correlation of the average ranks
+(`scipy.stats.rankdata`), vectorized over the batch (the ranks of each map are centred and scaled
+to unit norm once, so a correlation is one dot product).
 
 The built-in metrics are `compare(features(a), features(b))` and expose those two stages as
 attributes (`spearman.features`, `spearman.compare`), so that the randomization tests compute the
-original maps' ranks / HOG features once rather than at every step. A custom metric is any
-callable `(a, b, channel_axis=None) -> (N,)`.
+original maps' ranks / HOG features once rather than at every step; `batch_features` computes the
+features of several metrics sharing the channel reduction and the [0, 1] scaling. SSIM is
+computed with one `structural_similarity(..., full=True)` call on a column of stacked maps (the
+mean of each map's own valid window positions is exactly its SSIM: windows that straddle two
+maps are cropped away like the image borders), in chunks of about 32k pixels. A custom metric is
+any callable `(a, b, channel_axis=None) -> (N,)`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
-from scipy import stats
-from skimage.feature import hog as _skimage_hog
-from skimage.metrics import structural_similarity
 
-from vis.utils.image import normalize as _normalize
+from vis.sanity._image_metrics import _hog_cells, _ssim_window, hog, ssim
+from vis.sanity._stages import (
+    Metric,
+    batch_features,
+    check_pair,
+    rank_correlation,
+    reduce_channels,
+    spearman_rows,
+    standard_ranks,
+    two_stage,
+)
 
 __all__ = [
     "spearman_abs",
@@ -43,111 +54,19 @@ __all__ = [
     "hog",
     "spearman_rows",
     "reduce_channels",
+    "batch_features",
+    "check_map_shape",
     "get",
     "register",
     "names",
 ]
 
-Metric = Callable[..., np.ndarray]
+
+def _flat_ranks(reduced: np.ndarray) -> np.ndarray:
+    return standard_ranks(reduced.reshape(len(reduced), -1))
 
 
-def reduce_channels(maps: np.ndarray, channel_axis: int | None = None,
-                    absolute: bool = False) -> np.ndarray:
-    """Sums a batch of maps over its channel axis (of the absolute values if `absolute`).
-
-    Args:
-        maps: A batch of maps `(N, ...)`.
-        channel_axis: The channel axis of `maps` (`-1` or `1` for images), or `None` if the
-            maps have no channel axis. Defaults to `None`.
-        absolute: Take absolute values first. Defaults to `False`.
-
-    Returns:
-        A float64 array without the channel axis.
-
-    Example:
-        >>> reduce_channels(np.ones((2, 8, 8, 3)), channel_axis=-1).shape
-        (2, 8, 8)
-    """
-    a = np.asarray(maps, dtype="float64")
-    if absolute:
-        a = np.abs(a)
-    if channel_axis is not None:
-        a = a.sum(axis=channel_axis)
-    return a
-
-
-def _ranks(flat: np.ndarray) -> np.ndarray:
-    """Average ranks of each row (`scipy.stats.rankdata`)."""
-    return stats.rankdata(np.asarray(flat, dtype="float64"), axis=1)
-
-
-def _rank_correlation(ranks_a: np.ndarray, ranks_b: np.ndarray) -> np.ndarray:
-    """Pearson correlation of rank rows, with the constant-row rule of the module docstring."""
-    const_a = np.ptp(ranks_a, axis=1) == 0 if ranks_a.shape[1] else np.ones(len(ranks_a), bool)
-    const_b = np.ptp(ranks_b, axis=1) == 0 if ranks_b.shape[1] else np.ones(len(ranks_b), bool)
-    out = np.where(const_a & const_b, 1.0, 0.0)
-    ok = ~(const_a | const_b)
-    if ok.any():
-        out[ok] = stats.pearsonr(ranks_a[ok], ranks_b[ok], axis=1).statistic
-    return np.clip(out, -1.0, 1.0)
-
-
-def spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman rank correlation of each row `a[i]` with `b[i]`, finite for constant rows.
-
-    Args:
-        a: An array `(N, P)`.
-        b: An array `(N, P)`.
-
-    Returns:
-        `(N,)` correlations in [-1, 1]: `1.0` where both rows are constant, `0.0` where exactly
-        one of them is.
-
-    Raises:
-        ValueError: If the arrays are not 2-D of equal shape.
-
-    Example:
-        >>> spearman_rows(np.array([[1.0, 2.0, 3.0]]), np.array([[1.0, 5.0, 9.0]]))
-        array([1.])
-    """
-    a, b = np.asarray(a), np.asarray(b)
-    if a.shape != b.shape or a.ndim != 2:
-        raise ValueError(f"Expected two (N, P) arrays of equal shape, got {a.shape} and {b.shape}.")
-    return _rank_correlation(_ranks(a), _ranks(b))
-
-
-def _two_stage(features: Callable, compare: Callable):
-    """Marks a metric as `compare(features(a), features(b))`, so that a caller comparing one
-    batch with many (the original maps with every step's) can compute its features once."""
-
-    def decorate(fn):
-        fn.features = features
-        fn.compare = compare
-        return fn
-
-    return decorate
-
-
-def _check_pair(a, b) -> tuple[np.ndarray, np.ndarray]:
-    a, b = np.asarray(a), np.asarray(b)
-    if a.shape != b.shape:
-        raise ValueError(f"The two batches of maps differ in shape: {a.shape} vs {b.shape}.")
-    if a.ndim < 2:
-        raise ValueError(f"Expected a batch of maps `(N, ...)`, got shape {a.shape}.")
-    return a, b
-
-
-def _abs_rank_features(maps: np.ndarray, channel_axis: int | None = None) -> np.ndarray:
-    m = reduce_channels(maps, channel_axis, absolute=True)
-    return _ranks(m.reshape(len(m), -1))
-
-
-def _signed_rank_features(maps: np.ndarray, channel_axis: int | None = None) -> np.ndarray:
-    m = reduce_channels(maps, channel_axis)
-    return _ranks(m.reshape(len(m), -1))
-
-
-@_two_stage(_abs_rank_features, _rank_correlation)
+@two_stage("absolute", _flat_ranks, rank_correlation)
 def spearman_abs(a: np.ndarray, b: np.ndarray, channel_axis: int | None = None) -> np.ndarray:
     """Spearman rank correlation of the absolute maps (summed over channels), per sample.
 
@@ -162,11 +81,12 @@ def spearman_abs(a: np.ndarray, b: np.ndarray, channel_axis: int | None = None) 
     Example:
         >>> spearman_abs(maps_trained, maps_random, channel_axis=-1).mean()
     """
-    a, b = _check_pair(a, b)
-    return _rank_correlation(_abs_rank_features(a, channel_axis), _abs_rank_features(b, channel_axis))
+    a, b = check_pair(a, b)
+    return rank_correlation(spearman_abs.features(a, channel_axis),
+                             spearman_abs.features(b, channel_axis))
 
 
-@_two_stage(_signed_rank_features, _rank_correlation)
+@two_stage("signed", _flat_ranks, rank_correlation)
 def spearman(a: np.ndarray, b: np.ndarray, channel_axis: int | None = None) -> np.ndarray:
     """Spearman rank correlation of the signed maps (summed over channels), per sample.
 
@@ -181,125 +101,33 @@ def spearman(a: np.ndarray, b: np.ndarray, channel_axis: int | None = None) -> n
     Example:
         >>> spearman(maps_trained, maps_random, channel_axis=-1).mean()
     """
-    a, b = _check_pair(a, b)
-    return _rank_correlation(_signed_rank_features(a, channel_axis),
-                             _signed_rank_features(b, channel_axis))
+    a, b = check_pair(a, b)
+    return rank_correlation(spearman.features(a, channel_axis), spearman.features(b, channel_axis))
 
 
-def _scaled(maps: np.ndarray, channel_axis: int | None = None) -> np.ndarray:
-    """Channel-summed maps, each min-max scaled to [0, 1] (a constant map becomes zeros)."""
-    return _normalize(reduce_channels(maps, channel_axis), batch=True)
+def check_map_shape(metric, shape: tuple) -> None:
+    """Raises if a built-in metric cannot compare maps of `shape` (after channel reduction).
 
-
-def _ssim_window(shape: tuple, win_size: int | None) -> int:
-    smallest = min(shape) if shape else 0
-    if win_size is None:
-        win_size = min(7, smallest if smallest % 2 else smallest - 1)
-    if isinstance(win_size, bool) or not isinstance(win_size, (int, np.integer)):
-        raise ValueError(f"`win_size` must be an odd int >= 3, got {win_size!r}.")
-    if win_size < 3 or win_size % 2 == 0 or win_size > smallest:
-        raise ValueError(
-            f"SSIM needs an odd window of at least 3 that fits in the maps: got `win_size`="
-            f"{win_size} for maps of spatial shape {shape}. Use another metric for maps with a "
-            "side shorter than 3."
-        )
-    return int(win_size)
-
-
-def _ssim_compare(sa: np.ndarray, sb: np.ndarray, win_size: int | None = None) -> np.ndarray:
-    win = _ssim_window(sa.shape[1:], win_size)
-    return np.array([structural_similarity(u, v, data_range=1.0, win_size=win)
-                     for u, v in zip(sa, sb)], dtype="float64")
-
-
-@_two_stage(_scaled, _ssim_compare)
-def ssim(a: np.ndarray, b: np.ndarray, channel_axis: int | None = None,
-         win_size: int | None = None) -> np.ndarray:
-    """Structural similarity of the [0, 1]-scaled maps, per sample (scikit-image).
-
-    Each map is summed over channels and min-max scaled to [0, 1] on its own; SSIM is then
-    `skimage.metrics.structural_similarity(a_i, b_i, data_range=1, win_size=win_size)`.
+    `hog` needs 2-D maps with 3 cells a side; `ssim` needs at least 2 spatial dimensions of at
+    least 3 pixels. The Spearman metrics and custom callables accept any shape.
 
     Args:
-        a: A batch of maps `(N, ...)`.
-        b: A batch of maps of the same shape.
-        channel_axis: The maps' channel axis, or `None` if they have none. Defaults to `None`.
-        win_size: Side of the sliding window (odd, >= 3). Defaults to `None`: 7 (scikit-image's
-            default), or the largest odd number that fits in the smallest side of the map.
-
-    Returns:
-        `(N,)` SSIM values in [-1, 1]; `1.0` for two constant maps.
+        metric: A metric name or function.
+        shape: The shape of one map without its channel axis, e.g. `(28, 28)`.
 
     Raises:
-        ValueError: If a side of the maps is shorter than 3 pixels, or `win_size` is invalid.
+        ValueError: If the metric does not apply to such maps (the message says why).
 
     Example:
-        >>> ssim(maps_trained, maps_random, channel_axis=-1).mean()
+        >>> check_map_shape("hog", (20,))
+        Traceback (most recent call last):
+        ValueError: The `hog` metric needs 2-D maps, ...
     """
-    a, b = _check_pair(a, b)
-    return _ssim_compare(_scaled(a, channel_axis), _scaled(b, channel_axis), win_size)
-
-
-def _hog_features(maps: np.ndarray, channel_axis: int | None = None, orientations: int = 9,
-                  pixels_per_cell: tuple[int, int] | None = None,
-                  cells_per_block: tuple[int, int] = (3, 3)) -> np.ndarray:
-    """Ranks of the HOG features of each [0, 1]-scaled map, `(N, F)`."""
-    scaled = _scaled(maps, channel_axis)
-    if scaled.ndim != 3:
-        raise ValueError(
-            f"The `hog` metric needs 2-D maps, got maps of shape {scaled.shape[1:]} after channel "
-            "reduction (check `channel_axis`, or use the 'spearman' metrics)."
-        )
-    smallest = min(scaled.shape[1:])
-    if pixels_per_cell is None:
-        side = 8 if smallest >= 8 * cells_per_block[0] else max(1, smallest // cells_per_block[0])
-        pixels_per_cell = (side, side)
-    cells = [s // p for s, p in zip(scaled.shape[1:], pixels_per_cell)]
-    if any(c < k for c, k in zip(cells, cells_per_block)):
-        raise ValueError(
-            f"Maps of shape {scaled.shape[1:]} are too small for HOG blocks of {cells_per_block} "
-            f"cells of {pixels_per_cell} pixels; pass smaller `pixels_per_cell` / "
-            "`cells_per_block`."
-        )
-    features = np.stack([
-        _skimage_hog(m, orientations=orientations, pixels_per_cell=pixels_per_cell,
-                     cells_per_block=cells_per_block, feature_vector=True)
-        for m in scaled
-    ])
-    return _ranks(features)
-
-
-@_two_stage(_hog_features, _rank_correlation)
-def hog(a: np.ndarray, b: np.ndarray, channel_axis: int | None = None, orientations: int = 9,
-        pixels_per_cell: tuple[int, int] | None = None,
-        cells_per_block: tuple[int, int] = (3, 3)) -> np.ndarray:
-    """Spearman rank correlation of the HOG features of the [0, 1]-scaled maps, per sample.
-
-    Each map is summed over channels, min-max scaled to [0, 1], described with
-    `skimage.feature.hog`, and the two feature vectors are rank-correlated.
-
-    Args:
-        a: A batch of 2-D maps `(N, H, W)` (plus a channel axis if `channel_axis` is set).
-        b: A batch of maps of the same shape.
-        channel_axis: The maps' channel axis, or `None` if they have none. Defaults to `None`.
-        orientations: Number of orientation bins. Defaults to `9`.
-        pixels_per_cell: HOG cell size. Defaults to `None`: `(8, 8)` (scikit-image's default)
-            for maps of at least 24 pixels a side, else `(s, s)` with `s = min(H, W) // 3`, so
-            that a small map (8x8 digits) still has a 3x3 block of cells.
-        cells_per_block: HOG block size in cells. Defaults to `(3, 3)`.
-
-    Returns:
-        `(N,)` correlations (see the module docstring for constant maps).
-
-    Raises:
-        ValueError: If the maps are not 2-D after channel reduction, or too small for one block.
-
-    Example:
-        >>> hog(maps_trained, maps_random, channel_axis=-1).mean()
-    """
-    a, b = _check_pair(a, b)
-    args = (channel_axis, orientations, pixels_per_cell, cells_per_block)
-    return _rank_correlation(_hog_features(a, *args), _hog_features(b, *args))
+    fn = get(metric)
+    if fn is hog:
+        _hog_cells(tuple(shape))
+    elif fn is ssim:
+        _ssim_window(tuple(shape), None)
 
 
 _REGISTRY: dict[str, Metric] = {

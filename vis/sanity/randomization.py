@@ -29,11 +29,11 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from vis.sanity import _common
+from vis.sanity import _common, _layout
 from vis.sanity.reinit import randomization_steps, reinitialize_layer
 from vis.sanity.result import Result
 from vis.utils.compiled import compile_function
-from vis.utils.model import copy_model, iter_layers, model_channel_axis
+from vis.utils.model import copy_model, iter_layers
 from vis.visualization import engine
 
 __all__ = ["model_randomization_test"]
@@ -51,12 +51,18 @@ class _Workspace:
         copy = self.model
         self._forward = compile_function(lambda t: copy(t, training=False), [spec])
 
+    def sync(self, model: keras.Model) -> None:
+        """Loads `model`'s current weights into the copy (variable to variable, no NumPy)."""
+        for mine, theirs in zip(self.model.weights, model.weights):
+            mine.assign(theirs)
+
     def predict(self, x: np.ndarray, batch_size: int | None) -> np.ndarray:
         step = len(x) if batch_size is None else batch_size
-        outs = [self._forward(tf.constant(x[i:i + step])) for i in range(0, len(x), step)]
+        outs = [self._forward(x[i:i + step]) for i in range(0, len(x), step)]
         if any(isinstance(o, (list, tuple, dict)) for o in outs):
             raise ValueError("The model has several outputs; the sanity checks need one.")
-        return np.concatenate([keras.ops.convert_to_numpy(o) for o in outs])
+        outs = [keras.ops.convert_to_numpy(o) for o in outs]
+        return outs[0] if len(outs) == 1 else np.concatenate(outs)
 
 
 _WORKSPACES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -71,7 +77,7 @@ def _workspace(model: keras.Model):
         _WORKSPACES.setdefault(model, ws)
     ws.busy = True
     try:
-        ws.model.set_weights(model.get_weights())
+        ws.sync(model)
         yield ws
     finally:
         ws.busy = False
@@ -107,6 +113,7 @@ def model_randomization_test(
     batch_size: int | None = None,
     verbose: bool = True,
     layers: Sequence | None = None,
+    channel_axis: int | None = None,
 ) -> Result:
     """Model parameter randomization test: how much do the maps change with random weights?
 
@@ -115,6 +122,10 @@ def model_randomization_test(
     A method that explains the model gives low similarity once the top layers are random
     (vanilla gradients do); one that mostly reflects the input keeps high similarity (guided
     backprop on a CNN: the paper's central finding).
+
+    Everything that can fail is checked before the first map is computed: the arguments, that
+    the metrics apply to maps shaped like `x`, and the new weights of every step (drawn up
+    front, so a layer that cannot be re-initialized fails at once, not at the last step).
 
     Args:
         model: A trained Keras classifier (Sequential or Functional, nested models allowed).
@@ -129,29 +140,38 @@ def model_randomization_test(
         mode: `'cascading'` (top-down, cumulative) or `'independent'` (one layer at a time).
             Defaults to `'cascading'`.
         metrics: Metric names or callables (see `vis.sanity.metrics`). Defaults to
-            `('spearman_abs', 'spearman', 'ssim', 'hog')`.
+            `('spearman_abs', 'spearman', 'ssim', 'hog')`; of these defaults, `'hog'` and
+            `'ssim'` are skipped with a warning for maps they cannot compare (`hog`: maps that
+            are not 2-D, e.g. of a flat-input MLP or a `Conv1D`; `ssim`: 1-D maps). Metrics
+            passed explicitly that do not apply raise a `ValueError` instead.
         target: `'label'` explains `y` for every model; `'predicted'` explains each model's own
             top class (the trained model's for the original maps). Defaults to `'label'`.
         reinitialize: `None` re-draws each layer's variables from the layer's own initializers
             (`vis.sanity.reinit.reinitialize_layer`) with a seed derived from `seed`; or a
-            callable `(layer) -> list of arrays` giving the new weights. Defaults to `None`.
+            callable `(layer) -> list of arrays` giving the new weights, called once per layer
+            on the trained copy before any map is computed. Defaults to `None`.
         seed: Seed of the re-initialization; the same seed gives the same result. Defaults to
             `0`.
         batch_size: Forward/explain in chunks of this many inputs (passed to explainers that
             accept `batch_size`). Defaults to `None` (one batch).
         verbose: Show a progress bar over the steps. Defaults to `True`.
-        layers: The steps: `None` for every layer with weights, from the last to the first, or
-            a list of layer ids / lists of ids (blocks), see
+        layers: The steps: `None` for every layer with trainable weights (frozen layers
+            included, adapted `Normalization` statistics left out), from the last to the
+            first, or a list of layer ids / lists of ids (blocks), see
             `vis.sanity.reinit.randomization_steps`. Defaults to `None`.
+        channel_axis: The channel axis of the maps, summed over before comparing (an int,
+            e.g. `-1`). Defaults to `None`: automatic, the input's channel axis for maps shaped
+            like a 4-D or larger input `(N, H, W, C)` or a 3-D input read by a `Conv1D`, and no
+            channel axis otherwise (grayscale `(N, H, W)` inputs, flat vectors, Grad-CAM maps).
 
     Returns:
         A `vis.sanity.Result` with `steps`, `scores` (`{metric: (len(steps), N)}`), `maps`,
-        `accuracy` and `targets`.
+        `accuracy`, `targets` and `map_channel_axis`.
 
     Raises:
-        ValueError: Unknown `mode` / `target` / method / metric, bad inputs or labels, a layer
-            without initializers (pass `reinitialize=`), or maps that are not finite or change
-            shape.
+        ValueError: Unknown `mode` / `target` / method / metric, a metric that does not apply
+            to the maps, bad inputs or labels, a bad `channel_axis`, a layer without
+            initializers (pass `reinitialize=`), or maps that are not finite or change shape.
         TypeError: Arguments of the wrong type.
 
     Example:
@@ -169,7 +189,9 @@ def model_randomization_test(
             f"{type(reinitialize).__name__}."
         )
     fn = _common.explainer(method)
+    default_metrics = metrics is _common.DEFAULT_METRICS
     fns = _common.metric_functions(metrics)
+    channel_axis = _layout.check_channel_axis(channel_axis)
     x, _ = engine.prepare_input(model, x, "x")
     if len(model.outputs) != 1:
         raise ValueError(f"`model` has {len(model.outputs)} outputs; the sanity checks need one.")
@@ -179,30 +201,39 @@ def model_randomization_test(
         raise ValueError("`y` is None: give labels, or use target='predicted'.")
     y = None if y is None else _common.labels(y, len(x), units)
     steps = randomization_steps(model, layers)
-    input_axis = model_channel_axis(model)
+    input_axis = _layout.auto_channel_axis(model, x.ndim)
+    # Maps shaped like `x` (every built-in explainer but Grad-CAM, whose maps are `x`'s
+    # spatial shape anyway): check the metrics before any work.
+    expected = _layout.spatial_shape(
+        x.shape, _layout.channel_axis_for(model, x.shape, channel_axis, "inputs `x`"))
+    fns = _layout.applicable_metrics(fns, expected, default_metrics, "inputs shaped like `x`")
 
     with _workspace(model) as ws:
         layer_of = dict(iter_layers(ws.model))
-        trained = {p: layer_of[p].get_weights() for _, paths in steps for p in paths}
+        paths = [p for _, step_paths in steps for p in step_paths]
+        new = {p: _new_weights(layer_of[p], p, reinitialize, seed) for p in paths}
+        trained = {p: layer_of[p].get_weights() for p in paths} if mode == "independent" else {}
         logits = ws.predict(x, batch_size)
         targets = {"original": y if target == "label" else logits.argmax(axis=-1)}
         accuracy = {"original": _accuracy(logits, y)}
         maps = {"original": _common.explain(fn, ws.model, x, targets["original"], batch_size,
                                             "original model")}
-        scorer = _common.Scorer(
-            fns, maps["original"], _common.map_channel_axis(maps["original"], x, input_axis)
-        )
+        map_axis = _layout.channel_axis_for(model, maps["original"].shape, channel_axis, "maps")
+        shape = _layout.spatial_shape(maps["original"].shape, map_axis)
+        if shape != expected:  # a custom explainer's maps: check the metrics again
+            fns = _layout.applicable_metrics(fns, shape, default_metrics, "the explainer")
+        scorer = _common.Scorer(fns, maps["original"], map_axis)
         scores = {name: np.zeros((len(steps), len(x))) for name in fns}
         previous: list[str] = []
         bar = tqdm(steps, desc=f"{mode} randomization ({_common.method_name(method)})",
                    disable=not verbose, leave=False)
-        for k, (name, paths) in enumerate(bar):
+        for k, (name, step_paths) in enumerate(bar):
             if mode == "independent":
                 for p in previous:
                     layer_of[p].set_weights(trained[p])
-            for p in paths:
-                layer_of[p].set_weights(_new_weights(layer_of[p], p, reinitialize, seed))
-            previous = paths
+            for p in step_paths:
+                layer_of[p].set_weights(new[p])
+            previous = step_paths
             logits = ws.predict(x, batch_size)
             targets[name] = y if target == "label" else logits.argmax(axis=-1)
             accuracy[name] = _accuracy(logits, y)
@@ -213,5 +244,5 @@ def model_randomization_test(
     return Result(
         method=_common.method_name(method), mode=mode, steps=[name for name, _ in steps],
         scores=scores, maps=maps, accuracy=accuracy, targets=targets, inputs=x,
-        channel_axis=input_axis,
+        channel_axis=input_axis, map_channel_axis=map_axis,
     )

@@ -135,14 +135,34 @@ def reinitialize_layer(layer: keras.layers.Layer, seed: int | None = 0,
     return values
 
 
+def _redrawable(layer: keras.layers.Layer) -> bool:
+    """Whether every variable of `layer` has an initializer declaring its distribution."""
+    try:
+        for variable in layer.weights:
+            _initializer_for(layer, variable)
+    except ValueError:
+        return False
+    return True
+
+
+def _randomized_by_default(layer: keras.layers.Layer) -> bool:
+    """A layer with trainable weights, or a frozen one (`trainable=False`) whose weights all
+    have initializers; not a layer holding only statistics (an adapted `Normalization`)."""
+    if not layer.weights:
+        return False
+    return bool(layer.trainable_weights) or _redrawable(layer)
+
+
 def _leaf_layers_with_weights(model: keras.Model, root=None, root_path: str = "") -> list[str]:
-    """Paths of the non-model layers with weights under `root` (the whole model by default)."""
+    """Paths of the non-model layers to randomize under `root` (the whole model by default):
+    the layers randomized by default inside a model, `root` itself if it is a layer with
+    weights."""
     if root is None or isinstance(root, keras.Model):
         source = model if root is None else root
         prefix = "" if root is None else f"{root_path}/"
         return [
             f"{prefix}{p}" for p, layer in iter_layers(source)
-            if not isinstance(layer, keras.Model) and layer.weights
+            if not isinstance(layer, keras.Model) and _randomized_by_default(layer)
         ]
     return [root_path] if root.weights else []
 
@@ -153,10 +173,13 @@ def randomization_steps(model: keras.Model, layers: Sequence | None = None
 
     Args:
         model: A Keras model.
-        layers: `None` (the default): every layer with weights, nested models included, one
-            step each, from the last layer to the first. Or a list of steps in randomization
-            order, each a layer id (index, name, nested path or layer; a nested model stands
-            for all its layers with weights) or a list of ids randomized together as a block.
+        layers: `None` (the default): every layer with trainable weights, nested models
+            included, one step each, from the last layer to the first. Frozen layers
+            (`trainable=False`) count too when their weights have initializers; layers holding
+            only non-trainable statistics without initializers (an adapted `Normalization`)
+            are left out. Or a list of steps in randomization order, each a layer id (index,
+            name, nested path or layer; a nested model stands for its layers randomized by
+            default) or a list of ids randomized together as a block.
 
     Returns:
         A list of `(name, paths)`: the step's name (the layer path, or the paths joined by

@@ -29,8 +29,10 @@ class Result:
             test set for the data randomization test); `None` when no labels were given.
         targets: `{'original': classes, step: classes, ...}`: the class explained for each input.
         inputs: The explained inputs `x`.
-        channel_axis: The channel axis of the inputs (`-1` or `1`), which is also the channel
-            axis of the maps shaped like the inputs (see `map_channel_axis`).
+        channel_axis: The channel axis of the inputs (`-1` or `1`), or `None` if they have
+            none (grayscale `(N, H, W)` images, flat vectors). Defaults to `None`.
+        map_channel_axis: The channel axis of the maps, summed over by the metrics and the
+            plots, or `None` (e.g. Grad-CAM's `(N, H, W)` maps). Defaults to `None`.
         train_accuracy: Data randomization test only: `{'original': acc, 'random_labels': acc}`,
             each model's accuracy on the labels it was trained on (memorization). Defaults to
             `None`.
@@ -53,15 +55,9 @@ class Result:
     targets: dict[str, np.ndarray]
     inputs: np.ndarray
     channel_axis: int | None = None
+    map_channel_axis: int | None = None
     train_accuracy: dict[str, float] | None = field(default=None)
     models: dict | None = field(default=None, repr=False)
-
-    @property
-    def map_channel_axis(self) -> int | None:
-        """The channel axis of the maps: `channel_axis` if they are shaped like the inputs, else
-        `None` (e.g. Grad-CAM's `(N, H, W)` maps)."""
-        same = np.ndim(self.maps["original"]) == np.ndim(self.inputs)
-        return self.channel_axis if same and np.ndim(self.inputs) > 2 else None
 
     def table(self) -> dict[str, dict[str, tuple[float, float]]]:
         """`{step: {metric: (mean, std)}}` of the similarity scores over the inputs.
