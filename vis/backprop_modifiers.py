@@ -21,6 +21,7 @@ replaces the kernels of Dense/Conv layers in the backward pass) subclass `Backpr
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 
 import keras
@@ -47,6 +48,12 @@ def guided(activation: Callable) -> Callable:
 
     Example:
         >>> f = guided(keras.activations.relu)
+        >>> z = tf.constant([-1.0, 2.0, 3.0])
+        >>> with tf.GradientTape() as tape:
+        ...     tape.watch(z)
+        ...     y = f(z)
+        >>> tape.gradient(y, z, output_gradients=tf.constant([5.0, 5.0, -5.0])).numpy()
+        array([0., 5., 0.], dtype=float32)
     """
 
     @tf.custom_gradient
@@ -71,6 +78,15 @@ def deconv(activation: Callable) -> Callable:
 
     Returns:
         A function computing the same forward values with the deconvnet gradient.
+
+    Example:
+        >>> f = deconv(keras.activations.relu)
+        >>> z = tf.constant([-1.0, 2.0, 3.0])
+        >>> with tf.GradientTape() as tape:
+        ...     tape.watch(z)
+        ...     y = f(z)
+        >>> tape.gradient(y, z, output_gradients=tf.constant([5.0, 5.0, -5.0])).numpy()
+        array([5., 5., 0.], dtype=float32)
     """
 
     @tf.custom_gradient
@@ -85,24 +101,63 @@ def deconv(activation: Callable) -> Callable:
     return fn
 
 
-class BackpropModifier:
+class BackpropModifier(abc.ABC):
     """Base class: a rule that overrides gradients in a copy of a model.
 
     Subclasses implement `apply(model_copy) -> int`, which patches the copy's layers in place
     (they are the copy's own layer objects, never the user's) and returns how many gradient
     overrides it installed. `cache_key` identifies equivalent modifiers so that copies and
-    compiled functions can be reused.
+    compiled functions can be reused. Pass an instance as `backprop_modifier=`, or register it
+    with `register(name, instance)`.
+
+    Attributes:
+        name: A display name (used in warnings). Defaults to `"custom"`.
+
+    Example:
+        >>> from vis.utils.model import iter_layers
+        >>> class GuidedDenseOnly(BackpropModifier):
+        ...     name = "guided_dense_only"
+        ...     def apply(self, model_copy):
+        ...         dense = [layer for _, layer in iter_layers(model_copy)
+        ...                  if isinstance(layer, keras.layers.Dense)
+        ...                  and getattr(layer.activation, "__name__", "") == "relu"]
+        ...         for layer in dense:
+        ...             layer.activation = guided(layer.activation)
+        ...         return len(dense)
+        >>> from vis.visualization import visualize_saliency
+        >>> maps = visualize_saliency(model, -1, 3, x, backprop_modifier=GuidedDenseOnly())
     """
 
     name: str = "custom"
 
     @property
     def cache_key(self) -> object:
+        """A hashable key: modifiers with equal keys share one model copy (default: `self`)."""
         return self
 
+    @abc.abstractmethod
     def apply(self, model_copy: keras.Model) -> int:
-        """Installs the overrides on `model_copy` (a copy owned by vis). Returns their count."""
-        raise NotImplementedError("abstract: subclasses of BackpropModifier implement apply()")
+        """Installs the gradient overrides on `model_copy`, in place.
+
+        Called once per (user model, `cache_key`) by the engine, on a copy owned by vis: patch
+        the copy's layers (e.g. `layer.activation = ...` or `layer.call = ...` with
+        `tf.custom_gradient`), never the user's model.
+
+        Args:
+            model_copy: The copy of the user's model (a `keras.Model` owned by vis).
+
+        Returns:
+            The number of overrides installed; `0` makes the engine warn that the modifier
+            changes nothing.
+
+        Raises:
+            TypeError: Instantiating a subclass that does not implement it.
+
+        Example:
+            >>> from vis.utils.model import copy_model
+            >>> get("guided").apply(copy_model(model))  # conv1, conv2 and dense use ReLU
+            3
+        """
 
 
 def _is_rectifier_fn(fn) -> bool:
@@ -112,10 +167,20 @@ def _is_rectifier_fn(fn) -> bool:
 class ActivationModifier(BackpropModifier):
     """A modifier that wraps every rectifier non-linearity of the model with `wrap(activation)`.
 
+    Rectifiers are the `activation` attributes named `relu`, `relu6`, `leaky_relu` or `elu`
+    (fused `activation=` of Conv/Dense layers, `Activation('relu')`, ...) and the `ReLU`,
+    `LeakyReLU`, `ELU` and `PReLU` layers (whose `call` is wrapped), nested models included.
+    `register(name, fn)` and `get(fn)` build one from a plain function.
+
     Args:
         wrap: A function `activation -> activation` that returns a function with the same forward
             values and a custom gradient (see `guided`, `deconv`).
-        name: The registry name.
+        name: The registry name. Defaults to `"custom"`.
+
+    Example:
+        >>> modifier = ActivationModifier(guided, name="my_guided")
+        >>> from vis.visualization import visualize_saliency
+        >>> maps = visualize_saliency(model, -1, 3, x, backprop_modifier=modifier)
     """
 
     def __init__(self, wrap: Callable, name: str = "custom"):
@@ -124,9 +189,23 @@ class ActivationModifier(BackpropModifier):
 
     @property
     def cache_key(self) -> object:
+        """`("activation", name, wrap)`: equal for modifiers with the same name and wrapper."""
         return ("activation", self.name, self.wrap)
 
     def apply(self, model_copy: keras.Model) -> int:
+        """Wraps every rectifier of `model_copy` with `wrap`, in place.
+
+        Args:
+            model_copy: The copy of the user's model (a `keras.Model` owned by vis).
+
+        Returns:
+            The number of wrapped layers (fused activations and rectifier layers).
+
+        Example:
+            >>> from vis.utils.model import copy_model
+            >>> ActivationModifier(deconv, "deconv").apply(copy_model(model))
+            3
+        """
         count = 0
         for _, layer in iter_layers(model_copy):
             if isinstance(layer, _RECTIFIER_LAYERS):
@@ -175,7 +254,15 @@ def register(name: str, fn: Callable | BackpropModifier) -> None:
 
 
 def names() -> list[str]:
-    """The registered modifier names."""
+    """Returns the names of the registered backprop modifiers.
+
+    Returns:
+        The names, sorted alphabetically (built-ins and those added with `register`).
+
+    Example:
+        >>> "guided" in names() and "deconvnet" in names()
+        True
+    """
     return sorted(_REGISTRY)
 
 

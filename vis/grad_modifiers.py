@@ -25,39 +25,127 @@ _EPS = 1e-7
 
 
 def linear(grads: np.ndarray) -> np.ndarray:
-    """Returns the gradient unchanged."""
+    """Returns the gradient unchanged (the signed, raw map).
+
+    This is what `grad_modifier=None` or `'linear'` selects.
+
+    Args:
+        grads: The raw gradient array, any shape.
+
+    Returns:
+        `grads` itself (not a copy).
+
+    Example:
+        >>> linear(np.array([-2.0, 0.5]))
+        array([-2. ,  0.5])
+    """
     return grads
 
 
 def absolute(grads: np.ndarray) -> np.ndarray:
-    """Absolute value: `|g|`."""
+    """Absolute value `|g|`: which inputs matter, regardless of the sign.
+
+    The default `grad_modifier` of `visualize_saliency`, as in Simonyan et al. (2014).
+
+    Args:
+        grads: The raw gradient array, any shape.
+
+    Returns:
+        A new array of the same shape and dtype.
+
+    Example:
+        >>> absolute(np.array([-2.0, 0.5]))
+        array([2. , 0.5])
+    """
     return np.abs(grads)
 
 
 def square(grads: np.ndarray) -> np.ndarray:
-    """Square: `g ** 2`."""
+    """Square `g ** 2`: like `absolute`, but emphasizes the largest gradients.
+
+    Args:
+        grads: The raw gradient array, any shape.
+
+    Returns:
+        A new array of the same shape and dtype.
+
+    Example:
+        >>> square(np.array([-2.0, 0.5]))
+        array([4.  , 0.25])
+    """
     return np.square(grads)
 
 
 def negate(grads: np.ndarray) -> np.ndarray:
-    """Negation: `-g` (what decreases the score)."""
+    """Negation `-g`: what *decreases* the score (e.g. of a regression output).
+
+    Args:
+        grads: The raw gradient array, any shape.
+
+    Returns:
+        A new array of the same shape and dtype.
+
+    Example:
+        >>> negate(np.array([-2.0, 0.5]))
+        array([ 2. , -0.5])
+    """
     return -grads
 
 
 def relu(grads: np.ndarray) -> np.ndarray:
-    """Positive part: `max(g, 0)`."""
+    """Positive part `max(g, 0)`: only the evidence that increases the score.
+
+    A map with no positive gradient becomes all zero (`visualize_*` then warns with
+    `ZeroMapWarning`).
+
+    Args:
+        grads: The raw gradient array, any shape.
+
+    Returns:
+        A new array of the same shape.
+
+    Example:
+        >>> relu(np.array([-2.0, 0.5]))
+        array([0. , 0.5])
+    """
     return np.maximum(grads, 0)
 
 
 def invert(grads: np.ndarray) -> np.ndarray:
-    """Inverse: `1 / (g + eps * sign(g))` with `sign(0) = +1`, so that it is always finite."""
+    """Inverse `1 / (g + eps * sign(g))`, with `eps = 1e-7` and `sign(0) = +1`.
+
+    The shift by `eps` away from zero keeps the result finite: a zero gradient maps to `1e7`.
+
+    Args:
+        grads: The raw gradient array, any shape.
+
+    Returns:
+        A new float array of the same shape.
+
+    Example:
+        >>> invert(np.array([0.5, -2.0, 0.0])).round(3)
+        array([ 2.e+00, -5.e-01,  1.e+07])
+    """
     grads = np.asarray(grads)
     sign = np.where(grads >= 0, 1.0, -1.0).astype(grads.dtype)
     return 1.0 / (grads + _EPS * sign)
 
 
 def small_values(grads: np.ndarray) -> np.ndarray:
-    """`|1 / g|`: large where the gradient is small (what keeps the score steady)."""
+    """`|invert(g)|`: large where the gradient is small, i.e. what keeps the score steady.
+
+    Useful for regression outputs (keras-vis' "maintain the current value" map).
+
+    Args:
+        grads: The raw gradient array, any shape.
+
+    Returns:
+        A new non-negative float array of the same shape.
+
+    Example:
+        >>> small_values(np.array([0.5, -2.0])).round(3)
+        array([2. , 0.5])
+    """
     return np.abs(invert(grads))
 
 
@@ -73,10 +161,23 @@ _REGISTRY: dict[str, Callable] = {
 
 
 def register(name: str, fn: Callable) -> None:
-    """Registers a gradient modifier `fn(array) -> array` under `name`.
+    """Registers a gradient modifier under `name`, for `grad_modifier=name`.
+
+    The modifier is applied to the raw per-sample gradient array `(N, ...)` before the channel
+    reduction and the normalization. An existing registration under the same name is replaced.
+
+    Args:
+        name: A non-empty registry name.
+        fn: A function `array -> array` (NumPy in, NumPy out, usually the same shape).
+
+    Raises:
+        ValueError: If `name` is not a non-empty string.
+        TypeError: If `fn` is not callable.
 
     Example:
         >>> register("cube", lambda g: g ** 3)
+        >>> get("cube")(np.array([2.0, -1.0]))
+        array([ 8., -1.])
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"`name` must be a non-empty string, got {name!r}.")
@@ -86,7 +187,15 @@ def register(name: str, fn: Callable) -> None:
 
 
 def names() -> list[str]:
-    """The registered modifier names."""
+    """Returns the names of the registered gradient modifiers.
+
+    Returns:
+        The names, sorted alphabetically (built-ins and those added with `register`).
+
+    Example:
+        >>> "absolute" in names() and "small_values" in names()
+        True
+    """
     return sorted(_REGISTRY)
 
 

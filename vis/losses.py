@@ -7,6 +7,7 @@ saliency map is the gradient of `-sum(weight * loss)`: a loss is something to *m
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,11 +19,19 @@ __all__ = ["Loss", "ActivationMaximization", "PerSample", "per_sample", "get", "
 class PerSample:
     """One target index per sample, for `filter_indices` (e.g. each image's own label).
 
+    Where an int or a list of ints in `filter_indices` selects the same units for every sample,
+    `PerSample` selects unit `indices[i]` for sample `i`, so one call explains each image with
+    respect to its own class. Build it with `per_sample(indices)`.
+
     Args:
-        indices: An integer array of shape `(N,)`.
+        indices: An integer array of shape `(N,)`, one index per sample of the batch.
+
+    Raises:
+        ValueError: If `indices` is not a 1-D integer array.
 
     Example:
-        >>> visualize_saliency(model, -1, per_sample(y), x)
+        >>> from vis.visualization import visualize_saliency
+        >>> maps = visualize_saliency(model, -1, PerSample(y), x)
     """
 
     def __init__(self, indices):
@@ -39,11 +48,31 @@ class PerSample:
 
 
 def per_sample(indices) -> PerSample:
-    """Marks `indices` as one target per sample (see `PerSample`)."""
+    """Marks `indices` as one target index per sample, for `filter_indices`.
+
+    Every `visualize_*` function accepts the result as `filter_indices`: sample `i` is then
+    explained with respect to unit (class) `indices[i]` instead of one shared index. The number
+    of indices must equal the number of samples of `seed_input`.
+
+    Args:
+        indices: An integer array-like of shape `(N,)`, e.g. the labels `y` of the batch.
+
+    Returns:
+        A `PerSample` wrapping `indices` as int64.
+
+    Raises:
+        ValueError: If `indices` is not a 1-D integer array.
+
+    Example:
+        >>> from vis.visualization import visualize_saliency
+        >>> maps = visualize_saliency(model, -1, per_sample(y[:4]), x[:4])
+        >>> per_sample([3, 1])
+        PerSample([3, 1])
+    """
     return PerSample(indices)
 
 
-class Loss:
+class Loss(abc.ABC):
     """Base class of the losses: a per-sample value computed from one layer's output.
 
     Subclasses set `layer` (an index, name, nested path or layer object) and implement
@@ -70,17 +99,70 @@ class Loss:
     pre_softmax: bool = True
 
     def target(self, n: int, output_shape: tuple, channel_axis: int = -1) -> np.ndarray | None:
-        """The run-time target array for a batch of `n` samples (default: none)."""
+        """Returns the run-time target array for a batch of `n` samples (base class: `None`).
+
+        The array is fed to the compiled gradient function as an input (not baked into the
+        graph), so new targets do not retrace. Its first axis must have length `n`; the engine
+        slices it with the batch when `batch_size` is set. It reaches `call` as `target`.
+
+        Args:
+            n: Number of samples in the batch.
+            output_shape: Output shape of the loss's layer, batch axis included (e.g.
+                `(None, 10)`).
+            channel_axis: Channel axis of that output. Defaults to `-1`.
+
+        Returns:
+            An array whose first axis has length `n`, or `None` when the loss needs no target.
+
+        Example:
+            >>> Loss().target(4, (None, 10)) is None
+            True
+        """
         return None
 
+    @abc.abstractmethod
     def call(self, output: tf.Tensor, target: tf.Tensor | None, channel_axis: int = -1) -> tf.Tensor:
-        """Per-sample loss, shape `(N,)`, from the layer's `output` (channels on `channel_axis`)."""
-        raise NotImplementedError("abstract: subclasses of Loss implement call()")
+        """Computes the per-sample loss from the layer's output (subclasses implement it).
+
+        It is traced inside the compiled gradient function: use TensorFlow operations. The
+        explained score is `-sum(weight * loss)`, so return a value to *minimize*.
+
+        Args:
+            output: The layer's output for the batch (pre-softmax logits when `pre_softmax` is
+                set and the layer ends in a softmax).
+            target: The batch's slice of the array returned by `target`, or `None`.
+            channel_axis: Channel axis of `output` (`1` for `channels_first`). Defaults to `-1`.
+
+        Returns:
+            A tensor of shape `(N,)`: one loss value per sample.
+
+        Raises:
+            TypeError: Instantiating a subclass that does not implement it.
+
+        Example:
+            >>> class SumLoss(Loss):
+            ...     def call(self, output, target, channel_axis=-1):
+            ...         return -tf.reduce_sum(output, axis=-1)
+            >>> SumLoss().call(tf.ones((2, 3)), None).numpy()
+            array([-3., -3.], dtype=float32)
+        """
 
     def cache_key(self) -> object:
-        """Identifies losses that trace to the same graph (default: the instance, so a new
-        instance compiles a new function; override it to reuse graphs across instances). Run-time
-        targets and loss weights are not part of the graph."""
+        """Returns a hashable key identifying losses that trace to the same graph.
+
+        The base class returns the instance itself, so every new instance compiles a new
+        function; override it to reuse compiled graphs across equivalent instances. Run-time
+        targets (see `target`) and loss weights are not part of the graph and must not be part
+        of the key.
+
+        Returns:
+            A hashable object; equal keys share one compiled gradient function.
+
+        Example:
+            >>> loss = Loss()
+            >>> loss.cache_key() is loss
+            True
+        """
         return self
 
     def __call__(
@@ -109,6 +191,14 @@ def filter_mask(filter_indices, n: int, units: int, param: str = "filter_indices
         ValueError: If an index is out of range, the list is empty, or `PerSample` has the wrong
             length.
         TypeError: If `filter_indices` is of another type.
+
+    Example:
+        >>> filter_mask([0, 2], n=2, units=3)
+        array([[1., 0., 1.],
+               [1., 0., 1.]], dtype=float32)
+        >>> filter_mask(per_sample([2, 0]), n=2, units=3)
+        array([[0., 0., 1.],
+               [1., 0., 0.]], dtype=float32)
     """
     mask = np.zeros((n, units), dtype="float32")
     if isinstance(filter_indices, PerSample):
@@ -165,8 +255,9 @@ class ActivationMaximization(Loss):
         filter_indices: An int, a list of ints (summed), or `vis.losses.per_sample(indices)`.
 
     Example:
+        >>> from vis.visualization import visualize_saliency_with_losses
         >>> loss = ActivationMaximization("predictions", 3)
-        >>> visualize_saliency_with_losses(model, [(loss, 1.0)], x)
+        >>> maps = visualize_saliency_with_losses(model, [(loss, 1.0)], x)
     """
 
     name = "activation_maximization"
@@ -176,13 +267,62 @@ class ActivationMaximization(Loss):
         self.filter_indices = filter_indices
 
     def cache_key(self) -> object:
+        """Returns a key shared by all `ActivationMaximization` losses of the same layer.
+
+        `filter_indices` are a run-time target, so losses that differ only in their indices
+        reuse one compiled gradient function.
+
+        Returns:
+            The tuple `(type, layer, pre_softmax)`; a layer object is keyed by its `id`.
+
+        Example:
+            >>> a, b = ActivationMaximization(-1, 3), ActivationMaximization(-1, [0, 5])
+            >>> a.cache_key() == b.cache_key()
+            True
+        """
         layer = self.layer if isinstance(self.layer, (int, str)) else id(self.layer)
         return (type(self), layer, self.pre_softmax)
 
     def target(self, n: int, output_shape: tuple, channel_axis: int = -1) -> np.ndarray:
+        """Returns the `(n, units)` mask of `filter_indices` (see `filter_mask`).
+
+        Args:
+            n: Number of samples in the batch.
+            output_shape: Output shape of the layer, batch axis included.
+            channel_axis: Axis of `output_shape` holding the units / filters. Defaults to `-1`.
+
+        Returns:
+            A float32 array of shape `(n, units)`.
+
+        Raises:
+            ValueError: If an index is out of range or a `PerSample` has not `n` indices.
+            TypeError: If `filter_indices` is not an int, a list of ints or a `PerSample`.
+
+        Example:
+            >>> ActivationMaximization("predictions", [1, 3]).target(2, (None, 4))
+            array([[0., 1., 0., 1.],
+                   [0., 1., 0., 1.]], dtype=float32)
+        """
         return filter_mask(self.filter_indices, n, _units(output_shape, channel_axis))
 
     def call(self, output: tf.Tensor, target: tf.Tensor | None, channel_axis: int = -1) -> tf.Tensor:
+        """Returns minus the masked sum of the (spatially averaged) activations, per sample.
+
+        Args:
+            output: The layer's output `(N, units)`, or `(N, ..., filters)` /
+                `(N, filters, ...)` for a convolution (averaged over the spatial axes).
+            target: The `(N, units)` mask from `target`.
+            channel_axis: `1` for `channels_first` outputs, else `-1`. Defaults to `-1`.
+
+        Returns:
+            A tensor of shape `(N,)`: `-sum_k target[i, k] * activation[i, k]`.
+
+        Example:
+            >>> loss = ActivationMaximization("predictions", 3)
+            >>> mask = loss.target(1, (None, 4))
+            >>> loss.call(tf.constant([[1.0, 2.0, 3.0, 4.0]]), tf.constant(mask)).numpy()
+            array([-4.], dtype=float32)
+        """
         rank = len(output.shape)
         if rank > 2:
             axes = list(range(2, rank)) if channel_axis == 1 else list(range(1, rank - 1))
@@ -194,7 +334,24 @@ _REGISTRY: dict[str, type] = {"activation_maximization": ActivationMaximization}
 
 
 def register(name: str, cls: type) -> None:
-    """Registers a `Loss` subclass under `name` for `get`."""
+    """Registers a `Loss` subclass under `name`, so that `get(name)` returns it.
+
+    An existing registration under the same name is replaced.
+
+    Args:
+        name: The registry name.
+        cls: A subclass of `vis.losses.Loss` (the class, not an instance).
+
+    Raises:
+        TypeError: If `cls` is not a subclass of `Loss`.
+
+    Example:
+        >>> class LogitMaximization(ActivationMaximization):
+        ...     name = "logit_maximization"
+        >>> register("logit_maximization", LogitMaximization)
+        >>> get("logit_maximization") is LogitMaximization
+        True
+    """
     if not (isinstance(cls, type) and issubclass(cls, Loss)):
         raise TypeError(f"`cls` must be a subclass of vis.losses.Loss, got {cls!r}.")
     _REGISTRY[name] = cls
@@ -215,7 +372,9 @@ def get(identifier) -> Loss | type:
         TypeError: If `identifier` is of another type.
 
     Example:
-        >>> get("activation_maximization")("predictions", 0)
+        >>> loss = get("activation_maximization")("predictions", 0)
+        >>> get(loss) is loss
+        True
     """
     if isinstance(identifier, Loss):
         return identifier

@@ -26,7 +26,10 @@ def batch_moments(samples) -> tuple[int, np.ndarray, np.ndarray]:
         samples: Array of shape `(n, *features)`.
 
     Returns:
-        `(n, mean, m2)` with `mean` and `m2` of shape `features`.
+        `(n, mean, m2)` with `mean` and `m2` of shape `features` (zeros for an empty batch).
+
+    Raises:
+        ValueError: If `samples` is a scalar (no batch axis).
 
     Example:
         >>> n, mean, m2 = batch_moments(np.array([[1.0], [3.0]]))
@@ -74,14 +77,44 @@ class RunningMoments:
         self.m2 = None if shape is None else np.zeros(shape, dtype=np.float64)
 
     def update(self, samples) -> RunningMoments:
-        """Folds in a batch of samples of shape `(n, *shape)`; returns `self`."""
+        """Folds in a batch of samples of shape `(n, *shape)`; returns `self`.
+
+        Args:
+            samples: Array-like `(n, *shape)`; an empty batch changes nothing.
+
+        Returns:
+            `self`, so that calls can be chained.
+
+        Raises:
+            ValueError: If the feature shape differs from the moments seen so far.
+
+        Example:
+            >>> moments = RunningMoments().update(np.array([[1.0], [3.0]]))
+            >>> moments.count, float(moments.mean[0])
+            (2, 2.0)
+        """
         return self.update_moments(*batch_moments(samples))
 
     def update_moments(self, count: int, mean, m2) -> RunningMoments:
         """Folds in the `(count, mean, m2)` of a disjoint batch; returns `self`.
 
+        Use it for moments computed elsewhere (e.g. by `batch_moments` on another worker).
+
+        Args:
+            count: Number of samples of the batch (`0` changes nothing).
+            mean: Per-feature mean of the batch.
+            m2: Per-feature sum of squared deviations from the batch mean.
+
+        Returns:
+            `self`, so that calls can be chained.
+
         Raises:
             ValueError: If `count` is negative or the feature shapes differ.
+
+        Example:
+            >>> moments = RunningMoments((1,)).update_moments(*batch_moments([[1.0], [3.0]]))
+            >>> moments.count, float(moments.m2[0])
+            (2, 2.0)
         """
         count = int(count)
         if count < 0:
@@ -106,7 +139,23 @@ class RunningMoments:
         return self
 
     def merge(self, other: RunningMoments) -> RunningMoments:
-        """Folds in the moments of another `RunningMoments` (disjoint samples); returns `self`."""
+        """Folds in the moments of another `RunningMoments` (disjoint samples); returns `self`.
+
+        Args:
+            other: Moments of samples not yet seen by `self` (left unchanged).
+
+        Returns:
+            `self`, so that calls can be chained.
+
+        Raises:
+            ValueError: If the feature shapes differ.
+
+        Example:
+            >>> a = RunningMoments().update(np.array([[1.0], [2.0]]))
+            >>> b = RunningMoments().update(np.array([[3.0], [4.0]]))
+            >>> a.merge(b).count, float(a.mean[0])
+            (4, 2.5)
+        """
         if other.count == 0:
             return self
         return self.update_moments(other.count, other.mean, other.m2)
@@ -117,8 +166,16 @@ class RunningMoments:
         Args:
             ddof: Delta degrees of freedom. Defaults to `1` (unbiased).
 
+        Returns:
+            A float64 array of the feature shape.
+
         Raises:
             ValueError: If fewer than `ddof + 1` samples were seen.
+
+        Example:
+            >>> moments = RunningMoments().update(np.array([[1.0], [2.0], [3.0], [4.0]]))
+            >>> float(moments.variance()[0]), float(moments.variance(ddof=0)[0])
+            (1.6666666666666667, 1.25)
         """
         if self.count <= ddof:
             raise ValueError(
@@ -128,5 +185,20 @@ class RunningMoments:
         return self.m2 / (self.count - ddof)
 
     def std(self, ddof: int = 1) -> np.ndarray:
-        """Per-feature standard deviation `sqrt(variance(ddof))`."""
+        """Per-feature standard deviation `sqrt(variance(ddof))`.
+
+        Args:
+            ddof: Delta degrees of freedom. Defaults to `1` (unbiased).
+
+        Returns:
+            A float64 array of the feature shape.
+
+        Raises:
+            ValueError: If fewer than `ddof + 1` samples were seen.
+
+        Example:
+            >>> moments = RunningMoments().update(np.array([[1.0], [3.0]]))
+            >>> float(moments.std()[0]) == float(np.std([1.0, 3.0], ddof=1))
+            True
+        """
         return np.sqrt(self.variance(ddof))

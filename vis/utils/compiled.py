@@ -27,6 +27,14 @@ def compile_function(python_function: Callable, input_signature: Sequence | None
 
     Returns:
         The compiled `tf.types.experimental.PolymorphicFunction`.
+
+    Example:
+        >>> square = compile_function(lambda t: t * t, [tf.TensorSpec((None,), tf.float32)])
+        >>> square(tf.constant([1.0, 3.0])).numpy()
+        array([1., 9.], dtype=float32)
+        >>> _ = square(tf.constant([2.0, 4.0, 5.0]))  # another batch size: no retracing
+        >>> square.experimental_get_tracing_count()
+        1
     """
     compiled = tf.function(python_function, input_signature=input_signature, **kwargs)
     if hasattr(compiled, "_omit_frequent_tracing_warning"):

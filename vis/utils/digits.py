@@ -56,6 +56,11 @@ def build_digits_cnn(
     Returns:
         An uncompiled functional `keras.Model` with input `(8, 8, 1)` and 10 outputs. Layer names:
         `conv1`, `conv2`, `pool`, `flatten`, `dense`, `predictions`.
+
+    Example:
+        >>> cnn = build_digits_cnn(softmax=False, seed=1)
+        >>> cnn.output_shape, cnn.get_layer("predictions").activation.__name__
+        ((None, 10), 'linear')
     """
     import keras
 

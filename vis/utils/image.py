@@ -20,6 +20,9 @@ def normalize(array: np.ndarray, batch: bool = False) -> np.ndarray:
     Example:
         >>> normalize(np.array([1.0, 3.0]))
         array([0., 1.])
+        >>> normalize(np.array([[0.0, 2.0], [1.0, 1.0]]), batch=True)
+        array([[0., 1.],
+               [0., 0.]])
     """
     a = np.asarray(array, dtype="float64" if np.asarray(array).dtype == np.float64 else "float32")
     if batch:
@@ -34,7 +37,26 @@ def normalize(array: np.ndarray, batch: bool = False) -> np.ndarray:
 
 
 def reduce_channels(maps: np.ndarray, channel_axis: int = -1, how: str = "max") -> np.ndarray:
-    """Reduces the channel axis of a batch of maps (`'max'`, `'sum'` or `'mean'`)."""
+    """Reduces the channel axis of a batch of maps to one value per pixel.
+
+    Used to turn `keepdims=True` maps `(N, H, W, C)` into `(N, H, W)` heat maps; `'max'` is
+    what `keepdims=False` does in the `visualize_*` functions.
+
+    Args:
+        maps: An array with a channel axis, e.g. `(N, H, W, C)`.
+        channel_axis: The axis to reduce. Defaults to `-1`.
+        how: `'max'`, `'sum'` or `'mean'`. Defaults to `'max'`.
+
+    Returns:
+        The array without `channel_axis`.
+
+    Raises:
+        ValueError: If `how` is not one of `'max'`, `'sum'`, `'mean'`.
+
+    Example:
+        >>> reduce_channels(np.ones((2, 8, 8, 3)), how="sum").shape
+        (2, 8, 8)
+    """
     ops = {"max": np.max, "sum": np.sum, "mean": np.mean}
     if how not in ops:
         raise ValueError(f"`how` must be one of {sorted(ops)}, got {how!r}.")
@@ -42,14 +64,32 @@ def reduce_channels(maps: np.ndarray, channel_axis: int = -1, how: str = "max") 
 
 
 def to_rgb(image: np.ndarray) -> np.ndarray:
-    """An `(H, W, 3)` float image in [0, 1] from a grayscale or RGB image of any range."""
+    """Converts a grayscale or RGB image of any value range to an `(H, W, 3)` image in [0, 1].
+
+    A grayscale image is repeated over three channels; an alpha channel is dropped. The result
+    is min-max scaled over the whole image (a constant image becomes black).
+
+    Args:
+        image: An `(H, W)`, `(H, W, 1)`, `(H, W, 3)` or `(H, W, 4)` array.
+
+    Returns:
+        A float32 array of shape `(H, W, 3)` with values in [0, 1].
+
+    Raises:
+        ValueError: If `image` has another shape.
+
+    Example:
+        >>> rgb = to_rgb(np.array([[0.0, 2.0], [4.0, 4.0]]))
+        >>> rgb.shape, rgb[0, 1]
+        ((2, 2, 3), array([0.5, 0.5, 0.5], dtype=float32))
+    """
     img = np.asarray(image, dtype="float32")
     if img.ndim == 3 and img.shape[-1] == 1:
         img = img[..., 0]
     if img.ndim == 2:
         img = np.stack([img] * 3, axis=-1)
     if img.ndim != 3 or img.shape[-1] not in (3, 4):
-        raise ValueError(f"`image` must be (H, W), (H, W, 1) or (H, W, 3), got shape {img.shape}.")
+        raise ValueError(f"`image` must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got shape {img.shape}.")
     return normalize(img[..., :3])
 
 
@@ -69,7 +109,10 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.5, cmap: st
         ValueError: If `alpha` is outside [0, 1] or the heat map is not 2-D.
 
     Example:
-        >>> rgb = overlay(x[0], saliency_map, alpha=0.4)
+        >>> from vis.visualization import visualize_saliency
+        >>> heat = visualize_saliency(model, -1, 3, x[0])
+        >>> overlay(x[0], heat, alpha=0.4).shape
+        (8, 8, 3)
     """
     import matplotlib
 

@@ -32,7 +32,9 @@ def _sublayers(layer: keras.layers.Layer) -> list:
 def iter_layers(model: keras.Model, prefix: str = "") -> Iterator[tuple[str, keras.layers.Layer]]:
     """Yields `(path, layer)` for every layer of `model`, depth first, nested models included.
 
-    A layer inside a sub-model named `base` has the path `"base/<layer name>"`.
+    A layer inside a sub-model named `base` has the path `"base/<layer name>"`; the sub-model
+    itself is yielded before its layers. Functional models list their `InputLayer` too
+    (Keras 3 Sequential models do not).
 
     Args:
         model: A Keras model.
@@ -43,7 +45,7 @@ def iter_layers(model: keras.Model, prefix: str = "") -> Iterator[tuple[str, ker
 
     Example:
         >>> [path for path, _ in iter_layers(model)]
-        ['conv1', 'conv2', 'pool', 'flatten', 'dense', 'predictions']
+        ['image', 'conv1', 'conv2', 'pool', 'flatten', 'dense', 'predictions']
     """
     for layer in model.layers:
         path = f"{prefix}{layer.name}"
@@ -127,6 +129,22 @@ def terminal_layer(path: str, layer: keras.layers.Layer) -> tuple[str, keras.lay
     Targeting a nested classifier (e.g. `Sequential([Input, keras.applications.X(...)])`, layer
     `-1`) then means targeting its last layer, so that a softmax there is seen and skipped.
     Other layers are returned unchanged.
+
+    Args:
+        path: The path of `layer` (see `iter_layers`).
+        layer: A layer, or a nested model.
+
+    Returns:
+        `(path, layer)` of the innermost layer computing the output, or the arguments unchanged
+        for a plain layer or a model whose output cannot be traced to one inner layer.
+
+    Example:
+        >>> inner = keras.Sequential(
+        ...     [keras.Input((4,)), keras.layers.Dense(3, activation="softmax", name="out")],
+        ...     name="inner")
+        >>> outer = keras.Sequential([keras.Input((4,)), inner])
+        >>> terminal_layer("inner", outer.layers[-1])[0]
+        'inner/out'
     """
     while isinstance(layer, keras.Model):
         try:
@@ -144,7 +162,21 @@ def terminal_layer(path: str, layer: keras.layers.Layer) -> tuple[str, keras.lay
 
 
 def output_shape(layer: keras.layers.Layer) -> tuple:
-    """The (first) output shape of a built layer, batch axis included."""
+    """Returns the (first) output shape of a built layer, batch axis included.
+
+    Args:
+        layer: A layer that has been called on a symbolic input (part of a built model).
+
+    Returns:
+        The shape as a tuple, `None` for unknown dimensions.
+
+    Raises:
+        AttributeError: If the layer has never been called (Keras: no defined output).
+
+    Example:
+        >>> output_shape(model.get_layer("conv1"))
+        (None, 8, 8, 16)
+    """
     out = layer.output
     if isinstance(out, (list, tuple)):
         out = out[0]
@@ -152,7 +184,24 @@ def output_shape(layer: keras.layers.Layer) -> tuple:
 
 
 def layer_at(model: keras.Model, path: str) -> keras.layers.Layer:
-    """The layer of `model` at `path` (as produced by `iter_layers`)."""
+    """Returns the layer of `model` at an exact `path` (as produced by `iter_layers`).
+
+    Unlike `resolve_layer`, it accepts only exact paths and gives no friendly error message.
+
+    Args:
+        model: A Keras model.
+        path: A layer path such as `"conv2"` or `"base/conv5"`.
+
+    Returns:
+        The layer object.
+
+    Raises:
+        KeyError: If no layer has that path.
+
+    Example:
+        >>> layer_at(model, "conv2").name
+        'conv2'
+    """
     return dict(iter_layers(model))[path]
 
 
@@ -170,8 +219,8 @@ def find_layer_idx(model: keras.Model, layer_name: str) -> int:
         ValueError: If no top-level layer has that name.
 
     Example:
-        >>> find_layer_idx(model, "predictions")
-        5
+        >>> find_layer_idx(model, "predictions")  # functional: model.layers[0] is the input
+        6
     """
     for idx, layer in enumerate(model.layers):
         if layer.name == layer_name:
@@ -197,6 +246,12 @@ def find_last_conv_layer(model: keras.Model, before: str | None = None) -> str:
 
     Raises:
         ValueError: If the model has no layer with a spatial output.
+
+    Example:
+        >>> find_last_conv_layer(model)
+        'conv2'
+        >>> find_last_conv_layer(model, before="conv2")
+        'conv1'
     """
     found = None
     for path, layer in iter_layers(model):
@@ -221,8 +276,23 @@ def find_last_conv_layer(model: keras.Model, before: str | None = None) -> str:
 
 
 def ends_in_softmax(layer: keras.layers.Layer) -> bool:
-    """Whether `layer` ends in a softmax (fused `activation='softmax'`, `Softmax` or
-    `Activation('softmax')`)."""
+    """Returns whether `layer` ends in a softmax.
+
+    True for a fused `activation='softmax'` (e.g. a Dense head), a `Softmax` layer and
+    `Activation('softmax')`. The engine then reads the pre-softmax logits.
+
+    Args:
+        layer: A Keras layer.
+
+    Returns:
+        `True` if the layer's last operation is a softmax.
+
+    Example:
+        >>> ends_in_softmax(model.get_layer("predictions"))
+        True
+        >>> ends_in_softmax(model.get_layer("dense"))
+        False
+    """
     if isinstance(layer, keras.layers.Softmax):
         return True
     act = getattr(layer, "activation", None)
@@ -235,6 +305,20 @@ def channel_axis(layer: keras.layers.Layer | None = None, default: int | None = 
     Read from the layer's `data_format`, or a `BatchNormalization`'s `axis`; layers with neither
     (ReLU, Activation, Add, ...) get `default` (e.g. `model_channel_axis(model)`), and without a
     default Keras' global image data format.
+
+    Args:
+        layer: A Keras layer. Defaults to `None` (use `default` or the global format).
+        default: The axis for layers that do not say. Defaults to `None` (Keras'
+            `image_data_format()`).
+
+    Returns:
+        `1` for channels-first outputs, `-1` for channels-last.
+
+    Example:
+        >>> channel_axis(keras.layers.Conv2D(4, 3, data_format="channels_first"))
+        1
+        >>> channel_axis(keras.layers.ReLU(), default=1)
+        1
     """
     fmt = getattr(layer, "data_format", None)
     if fmt in ("channels_first", "channels_last"):
@@ -247,8 +331,21 @@ def channel_axis(layer: keras.layers.Layer | None = None, default: int | None = 
 
 
 def model_channel_axis(model: keras.Model) -> int:
-    """The channel axis of a model's image input, read from its first layer with a
-    `data_format` (1 for `channels_first`), else Keras' global image data format."""
+    """Returns the channel axis of a model's image input.
+
+    Read from the first layer (depth first) that has a `data_format`; a model without one
+    (e.g. only Dense layers) follows Keras' global image data format.
+
+    Args:
+        model: A Keras model.
+
+    Returns:
+        `1` for `channels_first`, `-1` for `channels_last`.
+
+    Example:
+        >>> model_channel_axis(model)
+        -1
+    """
     for _, layer in iter_layers(model):
         fmt = getattr(layer, "data_format", None)
         if fmt in ("channels_first", "channels_last"):
@@ -284,6 +381,12 @@ def copy_model(model: keras.Model) -> keras.Model:
     Raises:
         TypeError: If `model` is not a Keras model or is a subclassed model (those cannot be
             cloned from their config; rebuild it with the Functional API).
+
+    Example:
+        >>> clone = copy_model(model)
+        >>> clone is model, all(np.array_equal(a, b)
+        ...                     for a, b in zip(clone.get_weights(), model.get_weights()))
+        (False, True)
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")

@@ -11,11 +11,28 @@ from vis.utils.image import normalize as _normalize
 
 
 class ZeroMapWarning(UserWarning):
-    """A map is legitimately all zero (dead units, a Grad-CAM zeroed by its ReLU, ...)."""
+    """Warned when a map is legitimately all zero (dead units, a Grad-CAM zeroed by its ReLU, ...).
+
+    The `visualize_*` functions return such maps as zeros (never NaN) and emit this warning,
+    naming the samples concerned, also when a `grad_modifier` (e.g. `'relu'`) empties a
+    non-zero map. Filter it with the `warnings` module to silence it or to make it an error.
+
+    Example:
+        >>> import warnings
+        >>> from vis.visualization import ZeroMapWarning, visualize_cam
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore", ZeroMapWarning)
+        ...     cams = visualize_cam(model, -1, 3, x)
+    """
 
 
 def warn_if_zero(raw: np.ndarray, what: str) -> None:
-    """Warns (never raises) when some samples' raw maps are exactly zero everywhere."""
+    """Warns (never raises) when some samples' raw maps are exactly zero everywhere.
+
+    Args:
+        raw: A batch of raw maps `(N, ...)`.
+        what: The map's name in the warning message (e.g. `"Grad-CAM"`).
+    """
     flat = np.asarray(raw).reshape(len(raw), -1)
     zero = np.flatnonzero(~np.any(flat != 0, axis=1))
     if zero.size:
@@ -35,7 +52,19 @@ def finish(
     normalize: bool,
     channel_axis: int = -1,
 ) -> np.ndarray:
-    """Applies the grad modifier, the channel max (`keepdims=False`) and per-map [0, 1] scaling."""
+    """Applies the grad modifier, the channel max (`keepdims=False`) and per-map [0, 1] scaling.
+
+    Args:
+        raw: A batch of raw maps `(N, ...)`.
+        single: Drop the batch axis of the result (the input was one sample).
+        grad_modifier: Anything `vis.grad_modifiers.get` accepts.
+        keepdims: Keep the channel axis; else take the max over it.
+        normalize: Min-max scale each map to [0, 1].
+        channel_axis: The channel axis of `raw`. Defaults to `-1`.
+
+    Returns:
+        The finished maps (one map when `single`).
+    """
     modifier = grad_modifiers.get(grad_modifier)
     raw = np.asarray(raw)
     maps = np.asarray(modifier(raw))

@@ -25,8 +25,24 @@ __all__ = ["visualize_activation", "total_variation", "lp_norm"]
 
 
 def total_variation(u: tf.Tensor, beta: float = 2.0) -> tf.Tensor:
-    """Per-sample total variation `mean(|du/dh|^beta + |du/dw|^beta)` over the spatial axes of a
-    channels-last batch (a rank-2 batch of vectors uses differences along its only axis)."""
+    """Per-sample total variation: `sum_axis mean(|diff(u, axis)|^beta)` over the spatial axes.
+
+    The spatial axes of a channels-last batch `(N, ..., C)` are all but the first and the last;
+    a rank-2 batch of vectors `(N, D)` uses differences along axis 1. Axes of length 1 are
+    skipped. The default regularizer `'tv'` of `visualize_activation`: it favours smooth images.
+
+    Args:
+        u: A channels-last batch, rank >= 2.
+        beta: Exponent of the absolute differences. Defaults to `2.0`.
+
+    Returns:
+        A tensor of shape `(N,)` (zeros when no axis has length >= 2).
+
+    Example:
+        >>> u = tf.reshape(tf.constant([0.0, 1.0, 0.0, 1.0]), (1, 2, 2, 1))  # [[0, 1], [0, 1]]
+        >>> total_variation(u).numpy()  # vertical steps 0, horizontal steps 1
+        array([1.], dtype=float32)
+    """
     terms = []
     for axis in range(1, len(u.shape) - 1 if len(u.shape) > 2 else 2):
         if u.shape[axis] is not None and u.shape[axis] < 2:
@@ -39,7 +55,21 @@ def total_variation(u: tf.Tensor, beta: float = 2.0) -> tf.Tensor:
 
 
 def lp_norm(u: tf.Tensor, p: float = 6.0) -> tf.Tensor:
-    """Per-sample mean of `|u - 0.5|^p` (keeps values away from the range's extremes)."""
+    """Per-sample mean of `|u - 0.5|^p`: keeps [0, 1]-scaled values away from the extremes.
+
+    The default regularizer `'lp'` of `visualize_activation` (an L6 penalty).
+
+    Args:
+        u: A batch scaled to [0, 1], any rank >= 2.
+        p: The exponent. Defaults to `6.0`.
+
+    Returns:
+        A tensor of shape `(N,)`.
+
+    Example:
+        >>> lp_norm(tf.constant([[0.0, 1.0]]), p=2.0).numpy()
+        array([0.25], dtype=float32)
+    """
     return tf.reduce_mean(tf.abs(u - 0.5) ** p, axis=list(range(1, len(u.shape))))
 
 

@@ -29,8 +29,31 @@ _METHODS = ("gradcam", "gradcam++")
 
 def grad_cam_weights(grads: np.ndarray, activations: np.ndarray, method: str = "gradcam",
                      spatial_axes: tuple = (1, 2)) -> np.ndarray:
-    """Channel weights `(N, K)` of Grad-CAM (`'gradcam'`) or Grad-CAM++ (`'gradcam++'`),
-    computed in float64 (g^3 underflows in float16)."""
+    """Computes the per-channel weights `w_k` of Grad-CAM or Grad-CAM++.
+
+    Grad-CAM: `w_k = mean_ij g_kij`. Grad-CAM++: `w_k = sum_ij alpha_kij relu(g_kij)` with
+    `alpha = g^2 / (2 g^2 + sum_ij(A_k) g^3)` (`alpha = 0` where the denominator is 0). Computed
+    in float64 (`g^3` underflows in float16). The map is then `relu(sum_k w_k A_k)`.
+
+    Args:
+        grads: Gradients of the score w.r.t. the feature maps, channels-last `(N, ..., K)`.
+        activations: The feature maps `A`, same shape as `grads` (used by Grad-CAM++ only).
+        method: `'gradcam'`, or `'gradcam++'`; any other value is computed as `'gradcam++'`
+            (`visualize_cam` validates it). Defaults to `'gradcam'`.
+        spatial_axes: The spatial axes of `grads`. Defaults to `(1, 2)`.
+
+    Returns:
+        A float64 array `(N, K)`.
+
+    Example:
+        >>> g, a = np.ones((1, 2, 2, 3)), np.ones((1, 2, 2, 3))
+        >>> grad_cam_weights(g, a)
+        array([[1., 1., 1.]])
+        >>> grad_cam_weights(g, a, "gradcam++")  # 4 positions x alpha = 1 / (2 + 4)
+        array([[0.66666667, 0.66666667, 0.66666667]])
+    """
+    if method not in _METHODS:
+        raise ValueError(f"`method` must be one of {list(_METHODS)}, got {method!r}.")
     grads = np.asarray(grads, dtype="float64")
     activations = np.asarray(activations, dtype="float64")
     if method == "gradcam":
@@ -44,7 +67,25 @@ def grad_cam_weights(grads: np.ndarray, activations: np.ndarray, method: str = "
 
 
 def upsample(cams: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
-    """Bilinear (half-pixel centres) resize of `(N, h, w)` maps to `(N, *size)`."""
+    """Resizes `(N, h, w)` maps to `(N, *size)`, bilinearly with half-pixel centres.
+
+    Uses `tf.image.resize(..., method="bilinear")`, as the Grad-CAM reference does; maps that
+    already have the target size are returned as they are (not copied).
+
+    Args:
+        cams: A batch of 2-D maps `(N, h, w)`.
+        size: The target `(H, W)`.
+
+    Returns:
+        A float32 array `(N, H, W)` (or `cams` itself when no resize is needed).
+
+    Raises:
+        ValueError: If the maps are not 2-D or `size` does not have two entries.
+
+    Example:
+        >>> upsample(np.ones((1, 4, 4), "float32"), (8, 8)).shape
+        (1, 8, 8)
+    """
     if cams.shape[1:] == tuple(size):
         return cams
     if cams.ndim != 3 or len(size) != 2:

@@ -77,11 +77,25 @@ class ModelCopy:
 
     Use `get_copy(model, backprop_modifier)` rather than the constructor: copies are cached.
 
+    Args:
+        model: The user's single-input Keras model (never modified).
+        modifier: A `BackpropModifier` (applied to the copy), or `None`.
+
     Attributes:
         model: The copied `keras.Model` (owned by vis).
         source: A weak reference to the user's model.
         modifier: The `BackpropModifier` (or `None`).
         overrides: How many gradient overrides the modifier installed.
+
+    Raises:
+        ValueError: If `model` has several inputs.
+        TypeError: If `model` cannot be copied (subclassed models) or the copy's weights do not
+            line up with the model's.
+
+    Example:
+        >>> copy = get_copy(model, "guided")
+        >>> copy.model is model, copy.overrides
+        (False, 3)
     """
 
     def __init__(self, model: keras.Model, modifier: backprop_modifiers.BackpropModifier | None):
@@ -116,7 +130,15 @@ class ModelCopy:
         self.default_channel_axis = model_channel_axis(model)
 
     def sync(self) -> None:
-        """Copies the user's current weights into the copy (inside a compiled call: on device)."""
+        """Copies the user's current weights into the copy (inside a compiled call: on device).
+
+        Every compiled gradient function calls it first, so a model trained further is
+        explained with its current weights; call it directly to use `copy.model` eagerly.
+
+        Example:
+            >>> copy = get_copy(model)
+            >>> copy.sync()
+        """
         for dst, src in self._pairs:
             dst.assign(src.value)
 
@@ -124,6 +146,23 @@ class ModelCopy:
         """Resolves `layer_id` on the *user's* model and returns `(path, copy's layer)`.
 
         A nested single-output model resolves to the inner layer computing its output.
+
+        Args:
+            layer_id: An index, name, nested path, layer object or layer output of the user's
+                model (see `vis.utils.model.resolve_layer`).
+            param: The argument name used in error messages. Defaults to `"layer_idx"`.
+
+        Returns:
+            `(path, layer)`: the layer's path and the copy's layer at that path.
+
+        Raises:
+            ValueError: If no such layer exists or it is an input layer.
+            TypeError: If `layer_id` is of an unsupported type.
+
+        Example:
+            >>> path, layer = get_copy(model).layer(-1)
+            >>> path, layer is model.layers[-1]
+            ('predictions', False)
         """
         source = self.source()
         path, layer = terminal_layer(*resolve_layer(source, layer_id, param))
@@ -135,13 +174,52 @@ class ModelCopy:
         return path, dict(iter_layers(self.model))[path]
 
     def channel_axis(self, layer: keras.layers.Layer) -> int:
-        """Channel axis of a copy layer's output (layers without a data format follow the
-        model's)."""
+        """Returns the channel axis of a copy layer's output.
+
+        Layers without a data format (ReLU, Add, ...) follow the model's input format.
+
+        Args:
+            layer: A layer of the copy.
+
+        Returns:
+            `1` for channels-first, `-1` for channels-last.
+
+        Example:
+            >>> copy = get_copy(model)
+            >>> copy.channel_axis(copy.layer("conv2")[1])
+            -1
+        """
         return channel_axis(layer, default=self.default_channel_axis)
 
     def function(self, losses: Sequence[tuple[Loss, float]], wrt_path: str | None, n: int):
-        """The compiled `(x, *targets) -> (score, grads, wrt_value)` for these losses, and the
-        run-time target arrays of the losses for a batch of `n` samples."""
+        """Returns the compiled gradient function for these losses and its run-time arrays.
+
+        The function is built on first use and cached per (losses' `cache_key`s, `wrt_path`);
+        new inputs, batch sizes or targets reuse it without retracing. Prefer `gradients`,
+        which validates, batches and checks the results.
+
+        Args:
+            losses: `(Loss, weight)` pairs.
+            wrt_path: Path of the layer to differentiate against (see `resolve_wrt`), or
+                `None` for the model input.
+            n: The number of samples the targets are built for.
+
+        Returns:
+            `(fn, arrays)`: `fn(x, weights, *targets) -> (scores, grads, wrt_values)`, and
+            `arrays = [weights, *targets]` (NumPy) for a batch of `n` samples.
+
+        Raises:
+            ValueError: For unknown layers or target indices out of range.
+            TypeError: For malformed `filter_indices` or layer identifiers.
+
+        Example:
+            >>> from vis.losses import ActivationMaximization
+            >>> loss = ActivationMaximization("predictions", 3)
+            >>> fn, arrays = get_copy(model).function([(loss, 1.0)], None, n=len(x))
+            >>> scores, grads, _ = fn(tf.constant(x), *map(tf.constant, arrays))
+            >>> grads.shape == x.shape
+            True
+        """
         specs, targets = [], []
         for loss, _ in losses:
             path, layer = self.layer(loss.layer, "layer_idx")
@@ -225,12 +303,26 @@ _COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def get_copy(model: keras.Model, backprop_modifier=None) -> ModelCopy:
     """The cached `ModelCopy` of `model` for `backprop_modifier` (built on first use).
 
+    A modifier that overrides nothing in the model (e.g. `'guided'` on a model without
+    rectifiers) triggers a `UserWarning` on every call: the map would be the vanilla gradient.
+    At most `MAX_COPIES_PER_MODEL` copies are kept per model (least recently used dropped).
+
     Args:
         model: The user's Keras model (never modified).
         backprop_modifier: Anything `vis.backprop_modifiers.get` accepts. Defaults to `None`.
 
     Returns:
         The `ModelCopy`.
+
+    Raises:
+        TypeError: If `model` is not a `keras.Model`, cannot be copied, or `backprop_modifier`
+            is of an unsupported type.
+        ValueError: For an unknown modifier name or a model with several inputs.
+
+    Example:
+        >>> copy = get_copy(model, "guided")
+        >>> get_copy(model, "guided") is copy, get_copy(model) is copy
+        (True, False)
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
@@ -257,6 +349,12 @@ def release(model: keras.Model | None = None) -> None:
     """Drops the cached copies and compiled functions of `model` (of every model if `None`).
 
     They are also dropped automatically when the model is garbage collected.
+
+    Args:
+        model: The user's model. Defaults to `None` (every model).
+
+    Example:
+        >>> release(model)
     """
     if model is None:
         _COPIES.clear()
@@ -276,8 +374,15 @@ def prepare_input(model: keras.Model, seed_input, param: str = "seed_input") -> 
         `(batch, single)`: a float array with a batch axis, and whether the input was one sample.
 
     Raises:
-        ValueError: On a wrong rank or shape, NaN/inf values, or an empty batch.
-        TypeError: If the input cannot be converted to a numeric array.
+        ValueError: On a wrong rank or shape, NaN/inf values, an empty batch, or a model that
+            is not built or has several inputs.
+        TypeError: If `model` is not a Keras model, or the input cannot be converted to a real
+            numeric array.
+
+    Example:
+        >>> batch, single = prepare_input(model, x[0])
+        >>> batch.shape, single
+        ((1, 8, 8, 1), True)
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
@@ -324,7 +429,24 @@ def prepare_input(model: keras.Model, seed_input, param: str = "seed_input") -> 
 
 
 def resolve_wrt(copy: ModelCopy, wrt_tensor) -> str | None:
-    """Path of the layer whose output is `wrt_tensor` (`None`: the model input)."""
+    """Returns the path of the layer whose output is `wrt_tensor` (`None`: the model input).
+
+    Args:
+        copy: The `ModelCopy` of the user's model.
+        wrt_tensor: `None`, or a layer identifier of the user's model (index, name, path,
+            layer or layer output); the model's own input layer means the input.
+
+    Returns:
+        The layer path, or `None` for the model input.
+
+    Raises:
+        ValueError: If no such layer exists.
+        TypeError: If `wrt_tensor` is of an unsupported type.
+
+    Example:
+        >>> resolve_wrt(get_copy(model), "conv2")
+        'conv2'
+    """
     if wrt_tensor is None:
         return None
     source = copy.source()
@@ -345,18 +467,35 @@ def gradients(
 ):
     """Per-sample scores and gradients of `-sum(weight * loss)` for a validated batch `x`.
 
+    The building block of every method: `scores[i] = -sum_j weight_j * loss_j[i]` (for
+    `ActivationMaximization`, the target activation or logit) and `grads[i] = d scores[i] /
+    d wrt[i]`, computed by a cached compiled function on a model copy (see `get_copy`).
+
     Args:
         model: The user's model.
         losses: `(Loss, weight)` pairs.
         x: A batch, as returned by `prepare_input`.
         wrt_tensor: `None` (the input) or the layer whose output to differentiate against.
-        backprop_modifier: Anything `vis.backprop_modifiers.get` accepts.
+            Defaults to `None`.
+        backprop_modifier: Anything `vis.backprop_modifiers.get` accepts. Defaults to `None`.
         batch_size: Evaluate in chunks of this many samples. Defaults to `None` (all at once).
-        return_wrt: Also return the value of the `wrt` tensor.
+        return_wrt: Also return the value of the `wrt` tensor. Defaults to `False`.
 
     Returns:
         `(scores, grads)` NumPy arrays (`scores` of shape `(N,)`), plus the `wrt` values when
         `return_wrt` is set.
+
+    Raises:
+        ValueError: For unknown layers, indices out of range, a bad `batch_size`, no gradient
+            path from the losses to `wrt_tensor`, or NaN/inf gradients.
+        TypeError: For arguments of unsupported types (model, modifier, filter indices).
+
+    Example:
+        >>> from vis.losses import ActivationMaximization
+        >>> loss = ActivationMaximization("predictions", 3)
+        >>> scores, grads = gradients(model, [(loss, 1.0)], x)
+        >>> scores.shape == (len(x),) and grads.shape == x.shape
+        True
     """
     copy = get_copy(model, backprop_modifier)
     wrt_path = resolve_wrt(copy, wrt_tensor)

@@ -21,7 +21,26 @@ __all__ = ["visualize_integrated_gradients", "integrated_gradients", "trapezoid_
 
 
 def trapezoid_weights(steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """`(alphas, weights)` of the trapezoid rule on [0, 1] with `steps >= 2` points."""
+    """Returns the points and weights of the trapezoid rule on [0, 1].
+
+    `alphas = linspace(0, 1, steps)`, weights `1 / (steps - 1)` with halved end weights, so
+    that they sum to 1 and `sum(weights * f(alphas))` approximates `integral_0^1 f`.
+
+    Args:
+        steps: The number of points, `>= 2` (not validated here: `integrated_gradients` does).
+
+    Returns:
+        `(alphas, weights)`: two float64 arrays of shape `(steps,)`.
+
+    Raises:
+        ZeroDivisionError: If `steps` is 1.
+
+    Example:
+        >>> trapezoid_weights(3)
+        (array([0. , 0.5, 1. ]), array([0.25, 0.5 , 0.25]))
+    """
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
+        raise ValueError(f"`steps` must be an int >= 2 for the trapezoid rule, got {steps!r}.")
     alphas = np.linspace(0.0, 1.0, steps)
     weights = np.full(steps, 1.0 / (steps - 1))
     weights[[0, -1]] /= 2.0
@@ -58,17 +77,33 @@ def integrated_gradients(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Raw Integrated Gradients and the completeness target `f(x) - f(baseline)`.
 
+    The building block of `visualize_integrated_gradients`, for any `(Loss, weight)` score:
+    all `steps` path points of an input are evaluated in vectorized batches. Completeness:
+    `attributions[i].sum() ~= delta[i]`, up to the quadrature error.
+
     Args:
         model: The model.
         losses: `(Loss, weight)` pairs defining the score `f`.
         x: A validated batch.
         baseline: `None` (zeros), an array (one sample or a batch) or a callable `x -> baseline`.
+            Defaults to `None`.
         steps: Points of the trapezoid rule (>= 2). Defaults to `50`.
         batch_size: Maximum path points per gradient call. Defaults to `None`.
         backprop_modifier: See `vis.backprop_modifiers`. Defaults to `None`.
 
     Returns:
         `(attributions, delta)`: attributions shaped like `x`, and `f(x) - f(baseline)` per sample.
+
+    Raises:
+        ValueError: For `steps < 2`, a `baseline` of the wrong shape or with NaN/inf values,
+            or the errors of `vis.visualization.engine.gradients`.
+
+    Example:
+        >>> from vis.losses import ActivationMaximization
+        >>> loss = ActivationMaximization("predictions", 3)
+        >>> attributions, delta = integrated_gradients(model, [(loss, 1.0)], x, steps=64)
+        >>> attributions.shape == x.shape, delta.shape == (len(x),)
+        (True, True)
     """
     steps = _check_positive_int(steps, "steps")
     if steps < 2:

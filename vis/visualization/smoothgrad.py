@@ -52,19 +52,38 @@ def smooth_gradients(
 ) -> np.ndarray:
     """Aggregates raw gradients over given noise arrays (the core of SmoothGrad).
 
+    Sample `i`'s gradient is evaluated at `x[i] + noise_arrays(i)[s]` for every draw `s`, in
+    vectorized batches, and aggregated over the draws. Any noise model can be plugged in.
+
     Args:
         model: The model.
         losses: `(Loss, weight)` pairs (targets are repeated per noise sample).
         x: A validated batch `(N, ...)`.
-        noise_arrays: A callable `i -> (S, ...)` array giving sample `i`'s `S` noise draws.
-        kind: `'mean'`, `'square'` or `'var'`. Defaults to `'mean'`.
-        backprop_modifier: See `vis.backprop_modifiers`.
+        noise_arrays: A callable `i -> (S, ...)` array giving sample `i`'s `S` noise draws
+            (the same `S` for every sample).
+        kind: `'mean'`, `'square'` or `'var'` (any other value computes the variance). Defaults
+            to `'mean'`.
+        backprop_modifier: See `vis.backprop_modifiers`. Defaults to `None`.
         batch_size: Maximum number of noisy inputs per gradient call. Defaults to `None`
             (all samples of one input at once, at least 64).
 
     Returns:
         The aggregated raw gradients, shape of `x`.
+
+    Raises:
+        ValueError: The errors of `vis.visualization.engine.gradients` (e.g. a bad
+            `batch_size` or NaN gradients).
+
+    Example:
+        >>> from vis.losses import ActivationMaximization
+        >>> loss = ActivationMaximization("predictions", 3)
+        >>> noise = np.random.default_rng(0).normal(0.0, 0.1, (16,) + x.shape[1:])
+        >>> raw = smooth_gradients(model, [(loss, 1.0)], x, lambda i: noise.astype(x.dtype))
+        >>> raw.shape == x.shape
+        True
     """
+    if kind not in _KINDS:
+        raise ValueError(f"`kind` must be one of {list(_KINDS)}, got {kind!r}.")
     n = len(x)
     first = noise_arrays(0)
     s = len(first)
