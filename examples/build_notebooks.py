@@ -393,7 +393,7 @@ for est, values in quality.items():
     print(f"{est:>14}: " + "  ".join(f"{k}={v:.3f}" for k, v in values.items()))'''),
     ("md", """The filter estimator $S_w$ leaves most of the output's information in what it calls the
 distractor; the data-driven estimators recover far better signals in the convolutional layers,
-which is why PatternNet's maps look like digits while the gradient's look like noise."""),
+which is why PatternNet's maps show (blurred) digit shapes while the gradient's look like noise."""),
 ]
 
 NOTEBOOKS["05_pss_misclassified_digit"] = [
@@ -505,7 +505,10 @@ print(data_result.summary())
 print("train accuracy (memorization):", data_result.train_accuracy)'''),
     ("md", """Read the numbers with the critiques in mind (docs: *Sanity checks*): absolute-value Spearman
 is inflated by pixels that are zero in every map, and passing the test is a necessary condition,
-not a certificate."""),
+not a certificate. Integrated Gradients and gradient x input (in the full run) show it most
+clearly: they multiply by the input, so the digits' zero background is zero in every map and
+their `spearman_abs` stays near 0.9 at every step — they fail the absolute-rank check — while
+their signed Spearman and SSIM drop to about 0."""),
 ]
 
 

@@ -87,3 +87,61 @@ def test_plot_method_grid_shows_the_maps(batch):
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_plot_method_grid_title_clears_the_column_titles(batch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vis.demo import METHODS, plot_method_grid
+
+    _, x, y = batch
+    rng = np.random.default_rng(0)
+    maps = {m: rng.random((3, 8, 8)) for m in METHODS}
+    fig = plot_method_grid(x, maps, [f"y={k}" for k in y], title="Explanations of the true class")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    title = fig._suptitle.get_window_extent(renderer)
+    for ax in fig.axes:
+        for text in (ax.title, ax.yaxis.label):
+            if text.get_text():
+                box = text.get_window_extent(renderer)
+                assert not title.overlaps(box), (text.get_text(), title, box)
+    column_titles = [ax.title.get_window_extent(renderer) for ax in fig.axes[:len(METHODS) + 1]]
+    for a, b in zip(column_titles, column_titles[1:]):
+        assert not a.overlaps(b)
+    plt.close(fig)
+
+
+def test_pss_section_without_misclassified_digits(digits_cnn, tmp_path):
+    """Every prediction right: the least confident digit is shown and called what it is."""
+    from vis.demo import _pss_section, _pss_summary
+
+    model, (x_train, y_train), (x_test, y_test) = digits_cnn
+    x_test, y_test = x_test[:40], y_test[:40]
+    probs = np.full((40, 10), 0.01)
+    probs[np.arange(40), y_test] = np.linspace(0.99, 0.5, 40)  # all correct, #39 least confident
+    files = []
+    cfg = {"pss_fit": 64, "draws": 2}
+    p = _pss_section(model, x_train, y_train, x_test, y_test, probs, cfg, 0, str(tmp_path), files)
+    assert p["n_misclassified"] == 0 and p["index"] == 39 and p["n_studied"] == 0
+    assert p["p_top"] is None and files == ["pss_profile.png", "pss_input.png"]
+    text = "\n".join(_pss_summary(p))
+    assert "No test digit is misclassified" in text and "least confident" in text
+    assert "predicted" not in text and "Switch-off experiment: skipped" in text
+    assert "misclassified digit" not in text.split("\n")[0]
+
+
+def test_pss_summary_with_misclassified_digits():
+    from vis.demo import _pss_summary
+
+    p = {"index": 7, "label": 3, "predicted": 5, "p_true": 0.1, "p_pred": 0.8,
+         "n_misclassified": 4, "mean_profile_wrong": 1.5, "mean_profile_right": -0.1,
+         "mean_profile_digit": 2.0, "top_filters": ["conv1:3"], "k": 10, "n_studied": 4,
+         "n_random": 2, "p_before": 0.1, "p_top": 0.4, "p_random": 0.15, "fixed_top": 0.5,
+         "fixed_random": 0.0}
+    text = "\n".join(_pss_summary(p))
+    assert "label 3, predicted 5" in text and "Switch-off experiment on the 4 misclassified" in text
+    assert "0.100 to **0.400** and corrects 50%" in text

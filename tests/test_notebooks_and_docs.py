@@ -11,6 +11,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "examples").glob("*.ipynb"))
+DOC_PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+SKIP_MARK = "<!-- docs-test: skip"
+# Cost knobs shrunk when the snippets run in CI (like VIS_FAST=1 for the notebooks).
+FAST_SETTINGS = [(r"\bepochs=\d+", "epochs=2"), (r"\bsamples=\d+", "samples=4"),
+                 (r"\bsteps=\d+", "steps=8"), (r"\bmax_iter=\d+", "max_iter=5"),
+                 (r"\bn_random=\d+", "n_random=2")]
 
 pytestmark = pytest.mark.slow
 
@@ -85,3 +91,80 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_second():
     assert (REPO / "docs/img/methods_grid.png").is_file()
     ci = (REPO / ".ci" / "run").read_text().strip().splitlines()
     assert ci[-1].strip() == test_command
+
+
+def python_blocks(text):
+    """The ```python blocks of a page, with whether each is marked `<!-- docs-test: skip ... -->`
+    on the line before its fence (for blocks that are not meant to run)."""
+    blocks = []
+    for match in re.finditer(r"^```python\n(.*?)^```", text, flags=re.S | re.M):
+        before = text[: match.start()].rstrip().rsplit("\n", 1)[-1]
+        blocks.append((match.group(1), before.startswith(SKIP_MARK)))
+    return blocks
+
+
+PAGES_WITH_CODE = [p for p in DOC_PAGES if python_blocks(p.read_text())]
+
+
+def test_every_page_with_code_is_tested():
+    names = {p.relative_to(REPO).as_posix() for p in PAGES_WITH_CODE}
+    for page in ("README.md", "docs/quickstart.md", "docs/guides/pss.md",
+                 "docs/methods/guided_backprop.md", "docs/guides/sanity_checks.md"):
+        assert page in names, page
+
+
+@pytest.mark.parametrize("page", PAGES_WITH_CODE,
+                         ids=[p.relative_to(REPO).as_posix() for p in PAGES_WITH_CODE])
+def test_doc_snippets_run(page, digits_cnn, tmp_path, monkeypatch):
+    """Every ```python block of the page runs, in order, in a fresh namespace that holds only
+    what the pages say they continue from (the quickstart's trained digits CNN and data), in a
+    temporary working folder (snippets may write files)."""
+    monkeypatch.chdir(tmp_path)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    model, (x_train, y_train), (x_test, y_test) = digits_cnn
+    namespace = {"model": model, "x_train": x_train[:300], "y_train": y_train[:300],
+                 "x_test": x_test, "y_test": y_test, "x": x_test[:8], "y": y_test[:8],
+                 "__name__": "__docs__"}
+    for i, (code, skip) in enumerate(python_blocks(page.read_text())):
+        if skip:
+            continue
+        for pattern, fast in FAST_SETTINGS:
+            code = re.sub(pattern, fast, code)
+        try:
+            exec(compile(code, f"{page.name} block {i}", "exec"), namespace)
+        except Exception as exc:
+            raise AssertionError(f"{page.relative_to(REPO)}, python block {i} fails:\n{code}"
+                                 ) from exc
+        finally:
+            plt.close("all")
+
+
+def test_extras_pick_the_tensorflow_package_per_platform():
+    """`[test]`/`[examples]`/`[tf-cpu]`: tensorflow-cpu except on macOS (no wheels there);
+    `[test-notf]` is `[test]` without TensorFlow, for machines that already have one."""
+    import configparser
+
+    from packaging.requirements import Requirement
+
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    extras = {name: [Requirement(line) for line in value.strip().splitlines() if line.strip()]
+              for name, value in cfg["options.extras_require"].items()}
+    for name in ("test", "examples", "tf-cpu"):
+        for platform, expected in (("linux", "tensorflow-cpu"), ("win32", "tensorflow-cpu"),
+                                   ("darwin", "tensorflow")):
+            chosen = [r.name for r in extras[name] if r.name.startswith("tensorflow")
+                      and (r.marker is None or r.marker.evaluate({"sys_platform": platform}))]
+            assert chosen == [expected], (name, platform, chosen)
+    assert [str(r) for r in extras["tf"]] == ["tensorflow>=2.16"]
+    for full, notf in (("test", "test-notf"), ("examples", "examples-notf")):
+        names = [r.name for r in extras[notf]]
+        assert not any(n.startswith("tensorflow") for n in names)
+        assert names == [r.name for r in extras[full] if not r.name.startswith("tensorflow")]
+    readme = (REPO / "README.md").read_text()
+    assert 'pip install -e ".[test-notf]" && python -m pytest -q' in readme
+    assert 'pip install "tensorflow[and-cuda]"' in readme

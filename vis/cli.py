@@ -1,22 +1,26 @@
 """The `vis` command: `vis demo`, `vis saliency`, `vis cam`, `vis sanity`.
 
-Errors a user can act on (a missing file, an image that cannot be decoded, an unknown layer or
-method, a class out of range...) print one line `vis: error: ...` and exit with status 2, without
-a traceback. An unexpected failure inside a method exits with status 1 and one line; `vis
---traceback COMMAND ...` shows the full traceback. TensorFlow is imported only by the commands
-that need it, so `vis --help` is instant.
+Errors a user can act on (a missing file, an image that cannot be decoded, an output path that
+cannot be written, an unknown layer or method, a class out of range...) print one line
+`vis: error: ...` and exit with status 2, without a traceback. An unexpected failure inside a
+method exits with status 1 and one line; `vis --traceback COMMAND ...` shows the full traceback.
+
+Every file argument is checked before TensorFlow is imported, so mistakes are reported in a
+fraction of a second, and `vis --help` is instant. TensorFlow's start-up banner is hidden (set
+`VIS_VERBOSE_TF=1`, or use `--traceback`, to see it).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import warnings
 from collections.abc import Sequence
 
 __all__ = ["main", "build_parser", "SALIENCY_METHODS", "CAM_METHODS", "SANITY_METHODS",
-           "UsageError"]
+           "FILE_FORMATS", "UsageError"]
 
 SALIENCY_METHODS = ("gradient", "guided", "deconvnet", "smoothgrad", "integrated_gradients",
                     "gradient_x_input")
@@ -24,10 +28,21 @@ CAM_METHODS = ("gradcam", "gradcam++", "guided_gradcam")
 SANITY_METHODS = ("gradient", "guided_backprop", "deconvnet", "smoothgrad",
                   "integrated_gradients", "gradient_x_input", "gradcam", "guided_gradcam",
                   "patternnet", "patternattribution", "lrp")
+FILE_FORMATS = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
+"""Extensions that make `--out` of `vis saliency` / `vis cam` a file (one image only)."""
+
+# Extensions of files that `--out` cannot write: refused instead of becoming a folder name.
+_NOT_WRITABLE = (".gif", ".bmp", ".tif", ".tiff", ".webp", ".eps", ".ps", ".npy", ".npz",
+                 ".keras", ".h5", ".txt", ".md", ".html")
+_DEFAULT_SANITY_METHODS = ("gradient", "guided_backprop")
 
 
 class UsageError(Exception):
-    """A problem with the user's arguments or files: reported in one line, exit status 2."""
+    """A problem with the user's arguments or files: reported in one line, exit status 2.
+
+    Example:
+        >>> raise UsageError("--class 12 is out of range")  # doctest: +SKIP
+    """
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,6 +65,18 @@ def _choice(valid: Sequence[str], what: str):
 
     parse.__name__ = what
     return parse
+
+
+def _method_list(value: str) -> list[str]:
+    """`--method a,b` of `vis sanity`: one or more comma-separated names."""
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(
+            f"expected method names separated by commas, got {value!r}"
+        )
+    for name in names:
+        _choice(SANITY_METHODS, "method")(name)
+    return names
 
 
 def _class_arg(value: str):
@@ -103,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vis {__version__}")
     parser.add_argument("--traceback", action="store_true",
-                        help="show the full traceback of unexpected errors")
+                        help="show the full traceback of unexpected errors (and TensorFlow's "
+                        "start-up messages)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -114,13 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
         "misclassified digit, sanity-check curves and maps, and summary.md with the numbers.",
     )
     demo.add_argument("--out", default="demo_out", metavar="DIR",
-                      help="output folder (default: demo_out)")
+                      help="output folder, created if needed (default: demo_out)")
     demo.add_argument("--fast", action="store_true",
                       help="train less and use fewer images (about 25 s instead of 40 s)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress output")
     demo.set_defaults(func=_cmd_demo)
 
+    formats = ", ".join(FILE_FORMATS)
     for name, methods, default, what in (
         ("saliency", SALIENCY_METHODS, "gradient", "gradient-based saliency maps"),
         ("cam", CAM_METHODS, "gradcam", "class activation maps (Grad-CAM family)"),
@@ -128,28 +157,30 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(
             name, help=f"{what} of a saved model on image files",
             description=f"Writes {what} of a saved Keras model (.keras, loaded with "
-            "safe_mode=True) for image files, resized and scaled to the model's input. One PNG "
-            "per image: the image, the map and the overlay.",
+            "safe_mode=True) for image files, resized and scaled to the model's input. One "
+            "figure per image: the image, the map and the overlay.",
         )
         p.add_argument("model", metavar="MODEL", help="a .keras model file")
         p.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, ...)")
         p.add_argument("--method", type=_choice(methods, "method"), default=default,
                        help=f"one of: {', '.join(methods)} (default: {default})")
-        p.add_argument("--layer", type=_layer_arg, default=-1, metavar="L",
-                       help="layer to explain: name, nested path or index (default: -1, the output)")
+        p.add_argument("--layer", type=_layer_arg, default=None, metavar="L",
+                       help="layer to explain: name, nested path (base/conv5) or index "
+                       "(default: the model's output; required for models with several outputs)")
         if name == "cam":
             p.add_argument("--penultimate-layer", type=_layer_arg, default=None, metavar="L",
                            help="conv layer whose feature maps are weighted (default: the last "
                            "spatial layer before --layer)")
         p.add_argument("--class", dest="klass", type=_class_arg, default="top", metavar="K|top",
-                       help="unit/class index, or 'top' for each image's top prediction "
-                       "(default: top)")
+                       help="unit/class index, or 'top' for each image's largest output of the "
+                       "layer (default: top)")
         p.add_argument("--scale", choices=("01", "255"), default="01",
                        help="pixel scaling the model expects: [0, 1] or [0, 255] (default: 01)")
         p.add_argument("--out", default=None, metavar="FILE_OR_DIR",
-                       help="output .png (one image) or folder (default: vis_out/)")
+                       help=f"output file ({formats}; one image only) or folder "
+                       "(default: vis_out/)")
         p.add_argument("--npy", action="store_true",
-                       help="also write each map as a .npy array next to its PNG")
+                       help="also write each map as a .npy array next to its figure")
         p.set_defaults(func=_cmd_explain, kind=name)
 
     san = sub.add_parser(
@@ -160,18 +191,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     san.add_argument("model", metavar="MODEL", help="a .keras model file")
     san.add_argument("data", metavar="DATA.npz", help="an .npz file with arrays x and y")
-    san.add_argument("--method", type=_choice(SANITY_METHODS, "method"), nargs="+",
-                     default=["gradient", "guided_backprop"],
-                     help=f"one or more of: {', '.join(SANITY_METHODS)} "
-                     "(default: gradient guided_backprop)")
+    san.add_argument("--method", dest="methods", type=_method_list, action="append",
+                     default=None, metavar="NAME[,NAME...]",
+                     help=f"comma-separated methods (the option can be repeated), from: "
+                     f"{', '.join(SANITY_METHODS)} (default: {','.join(_DEFAULT_SANITY_METHODS)})")
     san.add_argument("--mode", choices=("cascading", "independent"), default="cascading",
                      help="randomize layers cumulatively from the top, or one at a time "
                      "(default: cascading)")
     san.add_argument("--n", type=_positive_int, default=16,
-                     help="number of images used (default: 16)")
+                     help="number of images used, the first N of DATA (default: 16)")
     san.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     san.add_argument("--out", default="sanity_out", metavar="DIR",
-                     help="output folder (default: sanity_out)")
+                     help="output folder, created if needed (default: sanity_out)")
     san.set_defaults(func=_cmd_sanity)
     return parser
 
@@ -184,6 +215,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         The exit status: 0 on success, 2 for a usage or input error, 1 for an unexpected error.
+
+    Raises:
+        SystemExit: For `--help`, `--version` and argument syntax errors (status 0 or 2), as
+            argparse does.
 
     Example:
         >>> main(["demo", "--fast", "--out", "demo_out"])  # doctest: +SKIP
@@ -208,12 +243,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:
         if args.traceback:
             raise
-        return _fail(f"{type(err).__name__}: {err} (run `vis --traceback ...` for details)", 1)
+        return _fail(f"{type(err).__name__}: {clean_message(str(err))} "
+                     "(run `vis --traceback ...` for details)", 1)
+
+
+_ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception)): (.*)$")
+
+
+def clean_message(message: str) -> str:
+    """The user-facing part of an error message, without TensorFlow's traceback wrapper.
+
+    Errors raised inside a `tf.function` come back as `in user code: File "...", line ...
+    ValueError: <message>`; only the last `...Error: <message>` is kept (with the exception
+    name dropped). Other messages are returned unchanged, whitespace collapsed to one line.
+
+    Args:
+        message: An exception's text.
+
+    Returns:
+        One line of text.
+
+    Example:
+        >>> clean_message('in user code:\\n  File "x.py", line 3\\n  ValueError: Bad layer.')
+        'Bad layer.'
+    """
+    text = str(message)
+    if "in user code:" in text or "Traceback (most recent call last)" in text:
+        lines = text.splitlines()
+        for i in range(len(lines) - 1, -1, -1):
+            match = _ERROR_LINE.match(lines[i])
+            if match:
+                text = "\n".join([match.group(2), *lines[i + 1:]])
+                break
+    # Keras' wrapper: "Exception encountered when calling X.call().\n\n<message>\n\n
+    # Arguments received by X.call(): ..."
+    wrapped = re.search(r"Exception encountered when calling [^\n]*\n\s*\n(.*?)"
+                        r"(?:\n\s*\nArguments received by .*)?$", text, flags=re.S)
+    if wrapped:
+        text = wrapped.group(1)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # terminal colours
+    return " ".join(text.split())
 
 
 def _fail(message: str, status: int) -> int:
-    one_line = " ".join(str(message).split())
-    print(f"vis: error: {one_line}", file=sys.stderr)
+    print(f"vis: error: {clean_message(message)}", file=sys.stderr)
     return status
 
 
@@ -223,16 +296,142 @@ def _report_warnings(caught) -> None:
     for w in caught:
         if not os.path.abspath(w.filename).startswith(package):
             continue
-        text = " ".join(str(w.message).split())
+        text = clean_message(str(w.message))
         if text not in seen:
             seen.add(text)
             print(f"vis: warning: {text}", file=sys.stderr)
+
+
+def _import_tensorflow(args) -> None:
+    """Imports TensorFlow and Keras, hiding TensorFlow's start-up banner on stderr.
+
+    The absl/oneDNN lines are written by C++ straight to file descriptor 2, before
+    `TF_CPP_MIN_LOG_LEVEL` is honoured; fd 2 is pointed at /dev/null during the import only.
+    Kept visible with `--traceback` or `VIS_VERBOSE_TF=1`.
+    """
+    if sys.modules.get("tensorflow") is not None:
+        return
+    quiet = not getattr(args, "traceback", False) and os.environ.get("VIS_VERBOSE_TF") != "1"
+    saved = devnull = None
+    if quiet:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+        except (OSError, AttributeError, ValueError):
+            saved = None
+    try:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    except ImportError as err:
+        raise UsageError(
+            f"TensorFlow / Keras cannot be imported ({err}); install TensorFlow >= 2.16, e.g. "
+            "`pip install tensorflow-cpu` (see the README's install section)"
+        ) from None
+    finally:
+        if saved is not None:
+            os.dup2(saved, 2)
+            os.close(saved)
+        if devnull is not None:
+            os.close(devnull)
+
+
+# --- output paths --------------------------------------------------------------------------------
+
+
+def _existing_ancestor(path: str) -> str:
+    p = os.path.abspath(path)
+    while not os.path.lexists(p):
+        parent = os.path.dirname(p)
+        if parent == p:
+            break
+        p = parent
+    return p
+
+
+def _check_creatable(folder: str, path: str, option: str) -> None:
+    """`folder` exists as a writable folder or can be created."""
+    ancestor = _existing_ancestor(folder)
+    if not os.path.isdir(ancestor):
+        raise UsageError(
+            f"{option} {path!r} cannot be written: {ancestor!r} is a file, not a folder"
+        )
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"{option} {path!r} cannot be written: no write permission in {ancestor!r}"
+        )
+
+
+def _check_out_dir(path: str, option: str = "--out") -> None:
+    """An output folder: an existing folder, or one that can be created."""
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise UsageError(
+            f"{option} {path!r} is an existing file, not a folder; give a folder name (it is "
+            "created if needed)"
+        )
+    _check_creatable(path, path, option)
+
+
+def _check_out_file(path: str, option: str = "--out") -> None:
+    """An output file: not a folder, in a folder that exists or can be created."""
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path!r} is an existing folder, not a file")
+    _check_creatable(os.path.dirname(os.path.abspath(path)), path, option)
+
+
+def _check_no_overwrite(outputs: Sequence[str], inputs: Sequence[str]) -> None:
+    """Refuses an output path that is one of the input files (same path, link or hard link)."""
+
+    def key(p: str) -> str:
+        return os.path.normcase(os.path.realpath(p))
+
+    by_key = {key(p): p for p in inputs}
+    for out in outputs:
+        hit = by_key.get(key(out))
+        if hit is None and os.path.exists(out):
+            hit = next((p for p in inputs if os.path.exists(p) and os.path.samefile(out, p)),
+                       None)
+        if hit is not None:
+            raise UsageError(
+                f"--out: writing {out!r} would overwrite the input file {hit!r}; choose another "
+                "--out"
+            )
+
+
+def _output_paths(images: Sequence[str], out: str | None, method: str) -> list[str]:
+    """One output figure per image: `out` itself (a file, one image) or files in a folder."""
+    ext = os.path.splitext(out)[1].lower() if out else ""
+    is_dir = out is not None and os.path.isdir(out)
+    if out is not None and not is_dir and ext in FILE_FORMATS:
+        if len(images) != 1:
+            raise UsageError(
+                f"--out {out!r} is a single {ext} file but {len(images)} images were given; "
+                "give a folder (a name without a file extension) instead"
+            )
+        _check_out_file(out)
+        return [out]
+    if out is not None and not is_dir and ext in _NOT_WRITABLE:
+        raise UsageError(
+            f"--out {out!r}: cannot write {ext} files; give a {', '.join(FILE_FORMATS)} file "
+            "(one image) or a folder"
+        )
+    folder = out or "vis_out"
+    _check_out_dir(folder)
+    tag = method.replace("++", "pp")
+    stems = [os.path.splitext(os.path.basename(p))[0] for p in images]
+    names = [f"{s}_{tag}.png" for s in stems]
+    if len(set(names)) != len(names):
+        names = [f"{i:03d}_{s}_{tag}.png" for i, s in enumerate(stems)]
+    return [os.path.join(folder, n) for n in names]
 
 
 # --- demo ----------------------------------------------------------------------------------------
 
 
 def _cmd_demo(args) -> int:
+    _check_out_dir(args.out)
+    _import_tensorflow(args)
     from vis.demo import run_demo
 
     run_demo(args.out, fast=args.fast, seed=args.seed, verbose=not args.quiet)
@@ -243,80 +442,125 @@ def _cmd_demo(args) -> int:
 
 
 _OPTION_NAMES = {"`penultimate_layer_idx`": "--penultimate-layer", "`layer_idx`": "--layer",
-                 "`filter_indices`": "--class", "`seed_input`": "IMAGE"}
+                 "`filter_indices`": "--class", "`seed_input`": "IMAGE", "`wrt_tensor`": "--layer"}
+_SANITY_OPTION_NAMES = {
+    "pass `penultimate_layer_idx` explicitly": "it needs a convolutional layer: choose another "
+    "--method",
+    "`penultimate_layer_idx`": "the penultimate layer", "`layer_idx`": "the output layer",
+    "`method`": "--method", "`mode`": "--mode", "`seed`": "--seed", "`x`": "x (DATA)",
+    "`y`": "y (DATA)",
+}
 
 
-def _user_input(fn, *a, **kw):
+def _user_input(fn, *a, options=None, prefix: str = "", **kw):
     """Calls `fn`, turning `ValueError`/`TypeError` about the user's input into a `UsageError`.
 
-    Python parameter names in the message are replaced by the matching command-line options.
+    Python parameter names in the message are replaced by the matching command-line options,
+    and TensorFlow's traceback wrapper is removed.
     """
     try:
         return fn(*a, **kw)
     except (ValueError, TypeError) as err:
-        message = str(err)
-        for name, option in _OPTION_NAMES.items():
+        message = clean_message(str(err))
+        for name, option in (_OPTION_NAMES if options is None else options).items():
             message = message.replace(name, option)
-        raise UsageError(message) from None
+        raise UsageError(prefix + message) from None
 
 
-def _load_model(path: str):
-    from vis.utils import io
+def _valid_layer_names(model) -> list[str]:
+    import keras
 
-    return _user_input(io.load_model, path)
+    from vis.utils.model import iter_layers
+
+    return [path for path, layer in iter_layers(model)
+            if not isinstance(layer, keras.layers.InputLayer)]
 
 
 def _resolve_layer(model, layer, what: str = "--layer"):
+    import keras
+
     from vis.utils.model import resolve_layer
 
+    names = _valid_layer_names(model)
+    n = len(model.layers)
+    valid = f"valid names: {', '.join(names)} (or an index -{n}..{n - 1})"
     try:
-        return resolve_layer(model, layer, param=what.lstrip("-").replace("-", "_"))
+        path, found = resolve_layer(model, layer, param=what.lstrip("-").replace("-", "_"))
     except (ValueError, TypeError):
-        from vis.utils.model import iter_layers
-
-        names = [path for path, _ in iter_layers(model)]
+        raise UsageError(f"{what} {layer!r}: no such layer; {valid}") from None
+    if isinstance(found, keras.layers.InputLayer):
         raise UsageError(
-            f"{what} {layer!r}: no such layer; valid names: {', '.join(names)} "
-            f"(or an index -{len(model.layers)}..{len(model.layers) - 1})"
-        ) from None
+            f"{what} {layer!r} is the model's input layer {path!r}, which computes nothing to "
+            f"explain; {valid}"
+        )
+    return path, found
 
 
-def _units(layer) -> int:
-    from vis.utils.model import channel_axis
+def _output_layer(model) -> str:
+    """Path of the layer computing the model's single output (for the default --layer)."""
+    from vis.utils.model import resolve_layer
 
-    shape = tuple(layer.output.shape)
-    return int(shape[channel_axis(layer)] if len(shape) > 2 else shape[-1])
+    outputs = list(model.outputs)
+    names = [resolve_layer(model, t)[0] for t in outputs]
+    if len(outputs) != 1:
+        raise UsageError(
+            f"the model has {len(outputs)} outputs ({', '.join(names)}); choose the one to "
+            "explain with --layer"
+        )
+    return names[0]
 
 
-def _target_classes(model, layer_path: str, layer, x, klass) -> tuple:
-    """The explained unit per image, and the layer's output (probabilities) for the titles."""
-    import keras
+def _layer_scores(model, layer_path: str, x):
+    """Each image's per-unit output of the explained layer, `(N, units)`.
+
+    Computed on vis' cached model copy (one forward pass recording every layer, nested layers
+    included): conv outputs are averaged over space, as `ActivationMaximization` scores them.
+    """
     import numpy as np
 
-    units = _units(layer)
+    from vis.visualization import engine
+
+    copy = engine.get_copy(model)
+    path, layer = copy.layer(layer_path, "layer_idx")
+    copy.sync()
+    copy.recorder.clear()
+    try:
+        copy.model(x, training=False)
+        out = copy.recorder.get(path)
+    finally:
+        copy.recorder.clear()
+    if isinstance(out, (list, tuple)):
+        if len(out) != 1:
+            raise UsageError(
+                f"--layer {layer_path!r} has {len(out)} outputs; choose a layer with one output"
+            )
+        out = out[0]
+    if out is None:
+        raise UsageError(f"--layer {layer_path!r} is not used when the model computes its output")
+    out = np.asarray(out, dtype="float64")
+    if out.ndim == 1:
+        out = out[:, None]
+    if out.ndim > 2:
+        caxis = copy.channel_axis(layer) % out.ndim
+        out = out.mean(axis=tuple(a for a in range(1, out.ndim) if a != caxis))
+    return out
+
+
+def _target_classes(model, layer_path: str, x, klass) -> tuple:
+    """The explained unit per image, and the layer's outputs `(N, units)` for the titles."""
+    import numpy as np
+
+    scores = _layer_scores(model, layer_path, x)
+    units = scores.shape[1]
     if klass != "top" and klass >= units:
         raise UsageError(
             f"--class {klass} is out of range: layer {layer_path!r} has {units} units "
             f"(valid: 0..{units - 1} or 'top')"
         )
-    if layer is model.layers[-1]:
-        out = model.predict(x, verbose=0)
-    else:
-        try:
-            out = keras.Model(model.inputs, layer.output).predict(x, verbose=0)
-        except Exception:
-            if klass == "top":
-                raise UsageError(
-                    f"--class top cannot read the output of layer {layer_path!r}; give --class K"
-                ) from None
-            out = None
-    if out is not None and out.ndim > 2:  # conv layer: mean activation per filter
-        from vis.utils.model import channel_axis
-
-        caxis = channel_axis(layer) % out.ndim
-        out = out.mean(axis=tuple(a for a in range(1, out.ndim) if a != caxis))
-    classes = np.argmax(out, axis=-1) if klass == "top" else np.full(len(x), klass)
-    return classes.astype("int64"), out
+    # For a softmax layer the argmax of the probabilities is the argmax of the logits, which
+    # the methods explain.
+    classes = np.argmax(scores, axis=-1) if klass == "top" else np.full(len(x), klass)
+    return classes.astype("int64"), scores
 
 
 def _explain(kind: str, method: str, model, layer, x, classes, penultimate=None):
@@ -344,23 +588,10 @@ def _explain(kind: str, method: str, model, layer, x, classes, penultimate=None)
     return vv.visualize_gradient_x_input(model, layer, idx, x, **common)
 
 
-def _output_paths(images: Sequence[str], out: str | None, method: str) -> list[str]:
-    if out is not None and out.lower().endswith(".png"):
-        if len(images) != 1:
-            raise UsageError(
-                f"--out {out!r} is a single .png file but {len(images)} images were given; "
-                "give a folder instead"
-            )
-        return [out]
-    folder = out or "vis_out"
-    if os.path.isfile(folder):
-        raise UsageError(f"--out {folder!r} is an existing file; give a folder or a .png path")
-    tag = method.replace("++", "pp")
-    stems = [os.path.splitext(os.path.basename(p))[0] for p in images]
-    names = [f"{s}_{tag}.png" for s in stems]
-    if len(set(names)) != len(names):
-        names = [f"{i:03d}_{s}_{tag}.png" for i, s in enumerate(stems)]
-    return [os.path.join(folder, n) for n in names]
+def _check_model_file(path: str) -> None:
+    from vis.utils import io
+
+    _user_input(io.check_model_file, path)
 
 
 def _cmd_explain(args) -> int:
@@ -368,19 +599,25 @@ def _cmd_explain(args) -> int:
 
     from vis.utils import io
 
+    # Everything about the files is checked before TensorFlow is imported.
     outputs = _output_paths(args.images, args.out, args.method)
-    if not os.path.exists(args.model):
-        raise UsageError(f"model file not found: {args.model!r}")
-    # Decode every image before importing TensorFlow: bad files fail in a fraction of a second.
+    npys = [os.path.splitext(out)[0] + ".npy" for out in outputs] if args.npy else []
+    _check_no_overwrite(outputs + npys, [args.model, *args.images])
+    _check_model_file(args.model)
     images = [_user_input(io.read_image, path) for path in args.images]
-    model = _load_model(args.model)
+
+    _import_tensorflow(args)
+    model = _user_input(io.load_model, args.model)
     layout = _user_input(io.image_layout, model)
     x = _user_input(io.load_images, images, layout, scale=args.scale)
-    layer_path, layer = _resolve_layer(model, args.layer)
+    if args.layer is None:
+        layer_path = _output_layer(model)
+    else:
+        layer_path, _ = _resolve_layer(model, args.layer)
     penultimate = None
     if getattr(args, "penultimate_layer", None) is not None:
         penultimate, _ = _resolve_layer(model, args.penultimate_layer, "--penultimate-layer")
-    classes, scores = _target_classes(model, layer_path, layer, x, args.klass)
+    classes, scores = _user_input(_target_classes, model, layer_path, x, args.klass)
     # The methods raise ValueError/TypeError for inputs they cannot explain (e.g. Grad-CAM of a
     # model without convolutions): those are the user's to fix, reported like the others.
     maps = _user_input(_explain, args.kind, args.method, model, layer_path, x, classes,
@@ -388,19 +625,17 @@ def _cmd_explain(args) -> int:
     maps = np.asarray(maps)
     display = np.moveaxis(x, 1, -1) if layout.channels_first else x
     for i, out in enumerate(outputs):
-        score = None if scores is None else float(scores[i, classes[i]])
-        title = f"{args.method} | {layer_path} unit {classes[i]}"
-        if score is not None:
-            title += f" (output {score:.3g})"
+        title = f"{args.method} | {layer_path} unit {classes[i]} " \
+                f"(output {float(scores[i, classes[i]]):.3g})"
         _save_panel(display[i], maps[i], title, out, scale=args.scale)
         print(out)
         if args.npy:
-            np.save(os.path.splitext(out)[0] + ".npy", maps[i])
+            np.save(npys[i], maps[i])
     return 0
 
 
-def _save_panel(image, heat, title: str, path: str, scale: str = "01") -> None:
-    """Writes image | map | overlay side by side as a PNG."""
+def _panel_figure(image, heat, title: str, scale: str = "01"):
+    """The figure image | map | overlay, the map and the overlay in the same colormap."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -409,6 +644,7 @@ def _save_panel(image, heat, title: str, path: str, scale: str = "01") -> None:
 
     from vis.utils.image import overlay, to_rgb
 
+    cmap = "inferno"
     heat = np.asarray(heat, dtype="float32")
     if heat.ndim == 3:
         heat = np.abs(heat).max(axis=-1)
@@ -418,49 +654,55 @@ def _save_panel(image, heat, title: str, path: str, scale: str = "01") -> None:
     fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.8))
     axes[0].imshow(rgb, interpolation="nearest")
     axes[0].set_title("image", fontsize=9)
-    im = axes[1].imshow(heat, cmap="inferno", interpolation="nearest")
+    im = axes[1].imshow(heat, cmap=cmap, interpolation="nearest")
     axes[1].set_title("map", fontsize=9)
     fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.04)
-    axes[2].imshow(overlay(rgb, heat, alpha=0.5), interpolation="nearest")
+    axes[2].imshow(overlay(rgb, heat, alpha=0.5, cmap=cmap), interpolation="nearest")
     axes[2].set_title("overlay", fontsize=9)
     for ax in axes:
         ax.axis("off")
     fig.suptitle(title, fontsize=9)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    return fig
+
+
+def _save_panel(image, heat, title: str, path: str, scale: str = "01") -> None:
+    """Writes image | map | overlay side by side (format from the file extension)."""
+    import matplotlib.pyplot as plt
+
+    fig = _panel_figure(image, heat, title, scale)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+    except OSError as err:
+        raise UsageError(f"--out: cannot write {path!r} ({err.strerror or err})") from None
+    finally:
+        plt.close(fig)
 
 
 # --- sanity --------------------------------------------------------------------------------------
 
 
-def _load_npz(path: str):
-    import numpy as np
+def _load_data(path: str, n: int):
+    """x and y from DATA.npz (first `n` rows only), before TensorFlow is imported."""
+    from vis.utils import io
 
     if not os.path.exists(path):
         raise UsageError(f"data file not found: {path!r}")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):
-                raise UsageError(f"{path!r} is a .npy array; expected an .npz with arrays x and y")
-            missing = [k for k in ("x", "y") if k not in data.files]
-            if missing:
-                raise UsageError(
-                    f"{path!r} lacks array(s) {missing}; expected arrays x (images) and y "
-                    f"(integer labels), found {data.files}"
-                )
-            x, y = data["x"], data["y"]
-    except UsageError:
-        raise
-    except Exception as err:
-        raise UsageError(f"cannot read {path!r} as an .npz file ({type(err).__name__}: {err})"
-                         ) from None
-    return x, y
+        arrays = io.load_npz(path, ("x", "y"), max_rows=n)
+    except ValueError as err:
+        raise UsageError(f"DATA must be a .npz file with arrays x and y: {err}") from None
+    return arrays["x"], arrays["y"]
 
 
 def _check_data(x, y, model, path: str):
     import numpy as np
 
+    if len(model.outputs) != 1:
+        raise UsageError(
+            f"the model has {len(model.outputs)} outputs; vis sanity explains single-output "
+            "classifiers"
+        )
     expected = tuple(model.inputs[0].shape[1:])
     if x.ndim != len(expected) + 1 or any(
         e is not None and e != s for e, s in zip(expected, x.shape[1:])
@@ -469,6 +711,8 @@ def _check_data(x, y, model, path: str):
             f"x in {path!r} has shape {x.shape}; the model expects (n, "
             f"{', '.join(str(e) for e in expected)})"
         )
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise UsageError(f"x in {path!r} must hold numbers, got dtype {x.dtype}")
     if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer):
         raise UsageError(
             f"y in {path!r} must be {len(x)} integer labels (shape ({len(x)},)), got dtype "
@@ -485,29 +729,42 @@ def _check_data(x, y, model, path: str):
     return x.astype("float32"), y.astype("int64")
 
 
+def _sanity_methods(args) -> list[str]:
+    chosen = [m for group in (args.methods or [list(_DEFAULT_SANITY_METHODS)]) for m in group]
+    return list(dict.fromkeys(chosen))
+
+
 def _cmd_sanity(args) -> int:
+    methods = _sanity_methods(args)
+    _check_out_dir(args.out)
+    planned = [os.path.join(args.out, f"sanity_{m}_{kind}.png") for m in methods
+               for kind in ("curves", "maps")]
+    planned += [os.path.join(args.out, name) for name in ("sanity_comparison.png", "summary.md")]
+    _check_no_overwrite(planned, [args.model, args.data])
+    _check_model_file(args.model)
+    x, y = _load_data(args.data, args.n)  # before importing TensorFlow: bad files fail fast
+
+    _import_tensorflow(args)
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    if not os.path.exists(args.model):
-        raise UsageError(f"model file not found: {args.model!r}")
-    x, y = _load_npz(args.data)  # before importing TensorFlow: bad files fail fast
-    model = _load_model(args.model)
+    from vis.utils import io
+
+    model = _user_input(io.load_model, args.model)
     x, y = _check_data(x, y, model, args.data)
-    x, y = x[: args.n], y[: args.n]
     from vis.sanity import model_randomization_test
 
-    os.makedirs(args.out, exist_ok=True)
     lines = [f"# Sanity checks: {os.path.basename(args.model)} ({args.mode}, {len(x)} images)", ""]
     results = {}
-    for method in args.method:
-        result = results[method] = model_randomization_test(
-            model, x, y, method, mode=args.mode, seed=args.seed, verbose=False
+    for method in methods:
+        result = results[method] = _user_input(
+            model_randomization_test, model, x, y, method, mode=args.mode, seed=args.seed,
+            verbose=False, options=_SANITY_OPTION_NAMES, prefix=f"--method {method}: ",
         )
-        figures = _result_figures(result)
-        for suffix, fig in figures.items():
+        os.makedirs(args.out, exist_ok=True)  # once the first method has run
+        for suffix, fig in _result_figures(result).items():
             path = os.path.join(args.out, f"sanity_{method}_{suffix}.png")
             fig.savefig(path, dpi=100, bbox_inches="tight")
             plt.close(fig)

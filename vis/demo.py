@@ -191,8 +191,10 @@ def plot_method_grid(
     if images.ndim == 4:
         images = images[..., 0] if images.shape[-1] == 1 else images
     n, cols = len(images), len(maps) + 1
-    fig, axes = plt.subplots(n, cols, figsize=(1.15 * cols, 1.2 * n + (0.35 if title else 0.1)),
-                             squeeze=False)
+    # Constrained layout reserves room for the suptitle above the column titles.
+    fig, axes = plt.subplots(n, cols, figsize=(1.15 * cols, 1.2 * n + (0.45 if title else 0.2)),
+                             squeeze=False, layout="constrained")
+    fig.get_layout_engine().set(w_pad=0.02, h_pad=0.02, wspace=0.02, hspace=0.02)
     for i in range(n):
         axes[i, 0].imshow(images[i], cmap="gray", interpolation="nearest")
         if row_labels is not None:
@@ -209,7 +211,6 @@ def plot_method_grid(
         ax.set_yticks([])
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout(pad=0.3)
     return fig
 
 
@@ -288,6 +289,7 @@ def run_demo(out: str = "demo_out", fast: bool = False, seed: int = 0,
     model, (x_train, y_train), (x_test, y_test) = train_digits_cnn(epochs=cfg["epochs"], seed=seed)
     probs = model.predict(x_test, verbose=0)
     numbers["accuracy"] = float((probs.argmax(-1) == y_test).mean())
+    numbers["n_train"], numbers["n_test"] = int(len(y_train)), int(len(y_test))
     progress.done(f"test accuracy {numbers['accuracy']:.1%}")
 
     progress.step("fitting PatternNet patterns and measuring signal quality rho(S)")
@@ -314,7 +316,7 @@ def run_demo(out: str = "demo_out", fast: bool = False, seed: int = 0,
     numbers["files"].append(_save(fig, out, "methods.png"))
     progress.done()
 
-    progress.step("parameter-space saliency of a misclassified digit")
+    progress.step("parameter-space saliency of the worst-classified test digit")
     numbers["pss"] = _pss_section(model, x_train, y_train, x_test, y_test, probs, cfg, seed, out,
                                   numbers["files"])
     progress.done()
@@ -351,8 +353,10 @@ def _pss_section(model, x_train, y_train, x_test, y_test, probs, cfg, seed, out,
     pred = probs.argmax(-1)
     wrong = np.flatnonzero(pred != y_test)
     right = np.flatnonzero(pred == y_test)
-    # The misclassified digit with the lowest true-class probability (or the least confident).
-    pool = wrong if len(wrong) else np.argsort(probs[np.arange(len(y_test)), y_test])[:1]
+    # The misclassified digit with the lowest true-class probability; when every test digit is
+    # classified correctly, the correct one with the lowest true-class probability (and the
+    # figures and summary say so).
+    pool = wrong if len(wrong) else np.arange(len(y_test))
     i = int(pool[np.argmin(probs[pool, y_test[pool]])])
     x1, y1 = x_test[i : i + 1], y_test[i : i + 1]
     profile = np.asarray(pss.profile(x1, y1))[0]
@@ -360,26 +364,35 @@ def _pss_section(model, x_train, y_train, x_test, y_test, probs, cfg, seed, out,
         if len(wrong) else float("nan")
     sub = right[: max(len(wrong), 32)]
     mean_right = float(np.asarray(pss.profile(x_test[sub], y_test[sub])).mean())
-    title = f"digit {int(y1[0])} predicted as {int(pred[i])}: standardized filter saliency"
+    if len(wrong):
+        title = f"digit {int(y1[0])} predicted as {int(pred[i])}: standardized filter saliency"
+    else:
+        title = (f"digit {int(y1[0])} (no test digit is misclassified; the least confident "
+                 "one): standardized filter saliency")
     files.append(_save(plot_profile(profile, pss.filters, title=title), out, "pss_profile.png"))
     saliency = np.asarray(pss.input_saliency(x1, y1))[0]
     fig = plot_input_saliency(x1[0], saliency, title="pixels driving the salient filters")
     files.append(_save(fig, out, "pss_input.png"))
     k = 10
-    study = wrong if len(wrong) else np.asarray([i])
-    switch = switch_off_experiment(model, pss, x_test[study], y_test[study], k=k,
-                                   n_random=cfg["draws"], seed=seed, misclassified_only=False)
+    switch = None
+    if len(wrong):
+        switch = switch_off_experiment(model, pss, x_test[wrong], y_test[wrong], k=k,
+                                       n_random=cfg["draws"], seed=seed,
+                                       misclassified_only=False)
     top = [pss.filters[j] for j in np.asarray(pss.top_filters(x1, y1, k=5))[0]]
+
+    def mean(name):
+        return None if switch is None else float(getattr(switch, name).mean())
+
     return {
         "index": i, "label": int(y1[0]), "predicted": int(pred[i]),
         "p_true": float(probs[i, y1[0]]), "p_pred": float(probs[i, pred[i]]),
         "n_misclassified": int(len(wrong)), "mean_profile_wrong": mean_wrong,
-        "mean_profile_right": mean_right, "top_filters": [f"{a}:{b}" for a, b in top],
-        "k": k, "n_studied": int(len(study)), "n_random": int(cfg["draws"]),
-        "p_before": float(switch.p_before.mean()), "p_top": float(switch.p_top.mean()),
-        "p_random": float(switch.p_random.mean()),
-        "fixed_top": float(switch.fixed_top.mean()),
-        "fixed_random": float(switch.fixed_random.mean()),
+        "mean_profile_right": mean_right, "mean_profile_digit": float(profile.mean()),
+        "top_filters": [f"{a}:{b}" for a, b in top],
+        "k": k, "n_studied": int(len(wrong)), "n_random": int(cfg["draws"]),
+        "p_before": mean("p_before"), "p_top": mean("p_top"), "p_random": mean("p_random"),
+        "fixed_top": mean("fixed_top"), "fixed_random": mean("fixed_random"),
     }
 
 
@@ -453,7 +466,8 @@ def _summary(numbers: dict, cfg: dict) -> str:
         f"Settings: {'fast' if numbers['fast'] else 'full'} (seed {numbers['seed']}, "
         f"{cfg['epochs']} epochs); run time {numbers['seconds']:.0f} s.",
         "",
-        f"**Test accuracy:** {numbers['accuracy']:.2%} (scikit-learn digits, 450 test images).",
+        f"**Test accuracy:** {numbers['accuracy']:.2%} (scikit-learn digits, "
+        f"{numbers['n_test']} test images; trained on {numbers['n_train']}).",
         "",
         "## Every method on the same digits",
         "",
@@ -477,24 +491,7 @@ def _summary(numbers: dict, cfg: dict) -> str:
     p = numbers["pss"]
     lines += [
         "",
-        "## Parameter-space saliency of a misclassified digit",
-        "",
-        f"Test digit #{p['index']}: label {p['label']}, predicted {p['predicted']} "
-        f"(p = {p['p_pred']:.2f}; true-class p = {p['p_true']:.3f}). "
-        f"{p['n_misclassified']} test digits are misclassified; their mean standardized filter "
-        f"saliency is {_fmt(p['mean_profile_wrong'])}, against {_fmt(p['mean_profile_right'])} "
-        "for correctly classified ones.",
-        "",
-        "![PSS profile](pss_profile.png) ![PSS input saliency](pss_input.png)",
-        "",
-        f"Most salient filters: {', '.join(p['top_filters'])}.",
-        "",
-        f"Switch-off experiment on the {p['n_studied']} misclassified test digits: zeroing each "
-        f"digit's top {p['k']} salient filters moves the mean true-class probability from "
-        f"{p['p_before']:.3f} to **{p['p_top']:.3f}** and corrects {p['fixed_top']:.0%} of them; "
-        f"zeroing {p['k']} random filters ({p['n_random']} draws each) gives "
-        f"{p['p_random']:.3f} and corrects {p['fixed_random']:.0%}.",
-        "",
+        *_pss_summary(p),
         "## Sanity checks: cascading model randomization",
         "",
         "![sanity curves](sanity_curves.png)",
@@ -515,3 +512,47 @@ def _summary(numbers: dict, cfg: dict) -> str:
                 lines.append(f"| {metric} | " + " | ".join(_fmt(v) for v in s[metric]) + " |")
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _pss_summary(p: dict) -> list[str]:
+    """The PSS section of `summary.md` (honest when no test digit is misclassified)."""
+    figures = "![PSS profile](pss_profile.png) ![PSS input saliency](pss_input.png)"
+    top = f"Most salient filters: {', '.join(p['top_filters'])}."
+    if not p["n_misclassified"]:
+        return [
+            "## Parameter-space saliency of the least confident test digit",
+            "",
+            f"No test digit is misclassified, so the figures show the correctly classified "
+            f"digit with the lowest true-class probability: test digit #{p['index']}, label "
+            f"{p['label']} (p = {p['p_true']:.3f}). Its mean standardized filter saliency is "
+            f"{_fmt(p['mean_profile_digit'])}, against {_fmt(p['mean_profile_right'])} on "
+            "average for correctly classified digits.",
+            "",
+            figures,
+            "",
+            top,
+            "",
+            "Switch-off experiment: skipped (it studies misclassified digits, and there are "
+            "none).",
+            "",
+        ]
+    return [
+        "## Parameter-space saliency of a misclassified digit",
+        "",
+        f"Test digit #{p['index']}: label {p['label']}, predicted {p['predicted']} "
+        f"(p = {p['p_pred']:.2f}; true-class p = {p['p_true']:.3f}). "
+        f"{p['n_misclassified']} test digits are misclassified; their mean standardized filter "
+        f"saliency is {_fmt(p['mean_profile_wrong'])}, against {_fmt(p['mean_profile_right'])} "
+        "for correctly classified ones.",
+        "",
+        figures,
+        "",
+        top,
+        "",
+        f"Switch-off experiment on the {p['n_studied']} misclassified test digits: zeroing each "
+        f"digit's top {p['k']} salient filters moves the mean true-class probability from "
+        f"{p['p_before']:.3f} to **{p['p_top']:.3f}** and corrects {p['fixed_top']:.0%} of them; "
+        f"zeroing {p['k']} random filters ({p['n_random']} draws each) gives "
+        f"{p['p_random']:.3f} and corrects {p['fixed_random']:.0%}.",
+        "",
+    ]

@@ -22,6 +22,26 @@ def run_vis(*args, cwd, timeout=180):
     )
 
 
+class Result:
+    """What `vis_main` returns: the exit status and the captured output, like a subprocess."""
+
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def vis_main(capsys, *args):
+    """Runs `vis.cli.main(ARGS)` in this process (argparse's SystemExit becomes the status)."""
+    from vis.cli import main
+
+    capsys.readouterr()  # drop earlier output
+    try:
+        status = main([str(a) for a in args])
+    except SystemExit as exc:
+        status = exc.code
+    out, err = capsys.readouterr()
+    return Result(status, out, err)
+
+
 def assert_user_error(proc, *fragments, status=2):
     """Exit status, a one-line `vis: error:` message containing `fragments`, no traceback."""
     assert proc.returncode == status, (proc.returncode, proc.stderr)
@@ -58,6 +78,47 @@ def build_tiny_model(path, seed=0):
     h = keras.layers.Flatten(name="flatten")(h)
     outputs = keras.layers.Dense(3, activation="softmax", name="predictions")(h)
     model = keras.Model(inputs, outputs)
+    model.save(path)
+    return model
+
+
+def build_two_output_model(path, seed=0):
+    """8x8x1 -> conv -> flatten -> two Dense heads `a` (3 logits) and `b` (2 logits)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((8, 8, 1), name="image")
+    h = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inputs)
+    h = keras.layers.Flatten(name="flatten")(h)
+    model = keras.Model(inputs, [keras.layers.Dense(3, name="a")(h),
+                                 keras.layers.Dense(2, name="b")(h)])
+    model.save(path)
+    return model
+
+
+def build_nested_model(path, seed=0):
+    """A conv sub-model `base` (layer `conv5`) inside a classifier: paths like `base/conv5`."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inner_in = keras.Input((8, 8, 1))
+    inner = keras.Model(inner_in, keras.layers.Conv2D(5, 3, activation="relu", name="conv5")(
+        inner_in), name="base")
+    inputs = keras.Input((8, 8, 1), name="image")
+    h = keras.layers.Flatten(name="flatten")(inner(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="out")(h))
+    model.save(path)
+    return model
+
+
+def build_dense_model(path, seed=0):
+    """8x8x1 -> flatten -> Dense(3): no convolution (Grad-CAM cannot explain it)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((8, 8, 1))
+    h = keras.layers.Flatten()(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="out")(h))
     model.save(path)
     return model
 

@@ -1,10 +1,19 @@
-"""`vis saliency`, `vis cam`, `vis sanity` on a tiny saved model, run as subprocesses."""
+"""`vis saliency`, `vis cam`, `vis sanity` on tiny saved models: one subprocess per command,
+the other options through `vis.cli.main()` in this process (the same code path)."""
 
 import re
 
 import numpy as np
 import pytest
-from cli_testing import assert_png, build_tiny_model, run_vis, write_images
+from cli_testing import (
+    assert_png,
+    build_nested_model,
+    build_tiny_model,
+    build_two_output_model,
+    run_vis,
+    vis_main,
+    write_images,
+)
 from PIL import Image
 
 pytestmark = pytest.mark.slow
@@ -21,13 +30,22 @@ def work(tmp_path_factory):
     return folder, model, blob, gray
 
 
+def gray_8x8(image_path):
+    """The image as the CLI must feed it to an 8x8x1 model: grayscale, bilinear, [0, 1]."""
+    with Image.open(image_path) as im:
+        x = np.asarray(im.convert("L").resize((8, 8), Image.Resampling.BILINEAR), "float32")
+    return (x / 255.0)[None, ..., None]
+
+
+def minmax(g):
+    return (g - g.min()) / (g.max() - g.min())
+
+
 def reference_gradient_map(model, image_path, klass=None):
     """|d logit / d x| of the tiny model on the image loaded by hand, min-max scaled."""
     import tensorflow as tf
 
-    with Image.open(image_path) as im:
-        x = np.asarray(im.convert("L").resize((8, 8), Image.Resampling.BILINEAR), "float32")
-    x = (x / 255.0)[None, ..., None]
+    x = gray_8x8(image_path)
     dense = model.get_layer("predictions")
     import keras
 
@@ -47,7 +65,7 @@ def test_saliency_gradient_matches_reference(work):
     folder, model, blob, _ = work
     proc = run_vis("saliency", "tiny.keras", blob.name, "--out", "one.png", "--npy", cwd=folder)
     assert proc.returncode == 0, proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert proc.stderr == ""  # no TensorFlow banner, no warnings
     assert proc.stdout.strip().splitlines() == ["one.png"]
     assert_png(folder / "one.png")
     expected, _ = reference_gradient_map(model, blob)
@@ -79,10 +97,12 @@ def test_cam_gradcam_plus_plus(work):
 
 
 def test_sanity_writes_figures_and_summary(work):
+    """`--method` takes one comma-separated value: placed before MODEL, it swallows nothing."""
     folder, *_ = work
-    proc = run_vis("sanity", "tiny.keras", "data.npz", "--method", "gradient", "gradcam",
+    proc = run_vis("sanity", "--method", "gradient,gradcam", "tiny.keras", "data.npz",
                    "--n", "4", "--out", "sanity", cwd=folder)
     assert proc.returncode == 0, proc.stderr
+    assert "4 images" in (folder / "sanity" / "summary.md").read_text()
     expected = [f"sanity_{m}_{kind}.png" for m in ("gradient", "gradcam")
                 for kind in ("curves", "maps")] + ["sanity_comparison.png"]
     for name in expected:
@@ -151,3 +171,106 @@ def test_rgb_model_with_255_scaling_in_process(work, capsys, monkeypatch):
     expected = (g - g.min()) / (g.max() - g.min())
     np.testing.assert_allclose(np.load(folder / "rgb" / "out.npy"), expected, atol=1e-5)
     assert_png(folder / "rgb" / "out.png")
+
+
+def test_sanity_method_option_can_be_repeated(work, capsys, monkeypatch):
+    """`--method a --method b,a`: a, b once each, in order (the figures are not drawn here)."""
+    import vis.cli
+
+    folder, *_ = work
+    monkeypatch.chdir(folder)
+    seen = []
+
+    def fake_test(model, x, y, method, **kwargs):
+        seen.append((method, x.shape, y.tolist()))
+        raise ValueError("stop here")
+
+    monkeypatch.setattr("vis.sanity.model_randomization_test", fake_test)
+    result = vis_main(capsys, "sanity", "tiny.keras", "data.npz", "--method", "gradient",
+                      "--method", "lrp,gradient", "--n", "2")
+    assert result.returncode == 2 and "--method gradient: stop here" in result.stderr
+    assert seen == [("gradient", (2, 8, 8, 1), [0, 1])]
+    args = vis.cli.build_parser().parse_args(["sanity", "m.keras", "d.npz", "--method",
+                                              "gradient", "--method", "lrp,gradient"])
+    assert vis.cli._sanity_methods(args) == ["gradient", "lrp"]
+    default = vis.cli.build_parser().parse_args(["sanity", "m.keras", "d.npz"])
+    assert vis.cli._sanity_methods(default) == ["gradient", "guided_backprop"]
+
+
+def test_class_top_on_a_nested_layer(work, capsys, monkeypatch):
+    """`--layer base/conv5 --class top`: the filter with the largest mean activation, whose
+    spatial-mean activation is the explained score."""
+    import tensorflow as tf
+
+    folder, _, blob, _ = work
+    model = build_nested_model(folder / "nested.keras")
+    monkeypatch.chdir(folder)
+    result = vis_main(capsys, "saliency", "nested.keras", blob.name, "--layer", "base/conv5",
+                      "--out", "nested/top.png", "--npy")
+    assert result.returncode == 0, result.stderr
+    x = tf.constant(gray_8x8(blob))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        means = tf.reduce_mean(model.get_layer("base")(x), axis=(1, 2))[0]
+        k = int(np.argmax(means.numpy()))
+        score = means[k]
+    expected = minmax(np.abs(tape.gradient(score, x).numpy()[0, ..., 0]))
+    np.testing.assert_allclose(np.load(folder / "nested" / "top.npy"), expected, atol=1e-5)
+    assert_png(folder / "nested" / "top.png")
+
+
+def test_two_output_model_with_layer(work, capsys, monkeypatch):
+    import keras
+    import tensorflow as tf
+
+    folder, _, blob, _ = work
+    model = build_two_output_model(folder / "twoout.keras")
+    monkeypatch.chdir(folder)
+    result = vis_main(capsys, "saliency", "twoout.keras", blob.name, "--layer", "b",
+                      "--out", "two/b.png", "--npy")
+    assert result.returncode == 0, result.stderr
+    x = tf.constant(gray_8x8(blob))
+    head = keras.Model(model.inputs, model.get_layer("b").output)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        logits = head(x)[0]
+        score = logits[int(np.argmax(logits.numpy()))]
+    expected = minmax(np.abs(tape.gradient(score, x).numpy()[0, ..., 0]))
+    np.testing.assert_allclose(np.load(folder / "two" / "b.npy"), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("name, magic", [("fig.jpg", b"\xff\xd8\xff"), ("fig.jpeg", b"\xff\xd8"),
+                                         ("fig.pdf", b"%PDF"), ("fig.svg", b"<?xml")])
+def test_file_formats(work, capsys, monkeypatch, name, magic):
+    folder, *_ = work
+    monkeypatch.chdir(folder)
+    result = vis_main(capsys, "cam", "tiny.keras", "gray.jpg", "--out", f"formats/{name}")
+    assert result.returncode == 0, result.stderr
+    path = folder / "formats" / name
+    assert path.is_file() and path.read_bytes().startswith(magic)
+    assert not path.with_suffix("").exists()  # no folder named after the file
+    if name.endswith((".jpg", ".jpeg")):
+        with Image.open(path) as im:
+            assert im.format == "JPEG" and im.size[0] > 300
+
+
+def test_panel_map_and_overlay_share_the_colormap():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vis.cli import _panel_figure
+    from vis.utils.image import overlay
+
+    rng = np.random.default_rng(0)
+    image, heat = rng.random((8, 8, 1)), rng.random((8, 8))
+    fig = _panel_figure(image, heat, "t")
+    axes = [ax for ax in fig.axes if ax.images]
+    shown = axes[1].images[0]
+    assert shown.get_cmap().name == "inferno"
+    rgb = np.repeat(image, 3, axis=-1)
+    np.testing.assert_allclose(axes[2].images[0].get_array(),
+                               overlay(rgb, heat, alpha=0.5, cmap=shown.get_cmap().name),
+                               atol=1e-6)
+    plt.close(fig)

@@ -37,6 +37,10 @@ def test_demo_progress_is_shown(demo):
     _, proc = demo
     steps = re.findall(r"^\[(\d)/6\] ", proc.stderr, flags=re.MULTILINE)
     assert steps == [str(i) for i in range(1, 7)], proc.stderr
+    # Nothing but progress on stderr: no TensorFlow banner, no warnings (e.g. retracing).
+    noise = [line for line in proc.stderr.splitlines()
+             if not re.match(r"^(\[\d/6\] .* \.\.\.|      done in [\d.]+ s.*)$", line)]
+    assert noise == [], noise
 
 
 def test_demo_summary_links_figures_and_reports_numbers(demo):
@@ -46,6 +50,11 @@ def test_demo_summary_links_figures_and_reports_numbers(demo):
         assert f"({name})" in summary, name
     accuracy = float(re.search(r"Test accuracy:\*\* ([\d.]+)%", summary).group(1))
     assert 80.0 < accuracy <= 100.0
+    from vis.utils.digits import load_digits
+
+    (x_train, _), (x_test, _) = load_digits(seed=0)
+    assert f"scikit-learn digits, {len(x_test)} test images; trained on {len(x_train)})" \
+        in summary
     # rho(S) per layer (--fast: the filter and two-component estimators), finite, in [-1, 1].
     for estimator in ("filter", "two_component"):
         row = re.search(rf"^\| {estimator} \|(.*)\|$", summary, flags=re.MULTILINE).group(1)

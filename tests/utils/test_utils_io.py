@@ -91,7 +91,7 @@ def test_missing_file(tmp_path):
 
 
 def test_directory_is_not_an_image(tmp_path):
-    with pytest.raises(ValueError, match="got the directory"):
+    with pytest.raises(ValueError, match="Expected an image file, got the directory"):
         io.load_image(tmp_path)
 
 
@@ -231,3 +231,123 @@ def test_load_model_safe_mode_refuses_lambda(tmp_path):
     model.save(path)
     with pytest.raises(ValueError, match="Cannot load the Keras model .*safe_mode"):
         io.load_model(path)
+
+
+# --- .npz data -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def data_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.random((10, 4, 4, 1)).astype("float32")
+    y = rng.integers(0, 3, 10)
+    path = tmp_path / "data.npz"
+    np.savez_compressed(path, x=x, y=y, extra=np.arange(3))
+    return path, x, y
+
+
+def test_load_npz_whole_and_first_rows(data_npz):
+    path, x, y = data_npz
+    whole = io.load_npz(path)
+    assert list(whole) == ["x", "y"]
+    np.testing.assert_array_equal(whole["x"], x)
+    np.testing.assert_array_equal(whole["y"], y)
+    first = io.load_npz(path, max_rows=4)
+    np.testing.assert_array_equal(first["x"], x[:4])
+    np.testing.assert_array_equal(first["y"], y[:4])
+    assert first["x"].flags.writeable and first["x"].dtype == np.float32
+    assert io.load_npz(path, max_rows=50)["x"].shape == (10, 4, 4, 1)
+    np.testing.assert_array_equal(io.load_npz(path, names=("extra",))["extra"], np.arange(3))
+
+
+def test_load_npz_fortran_order_and_lengths(tmp_path):
+    path = tmp_path / "f.npz"
+    x = np.asfortranarray(np.arange(24.0).reshape(6, 4))
+    np.savez(path, x=x, y=np.arange(6))
+    np.testing.assert_array_equal(io.load_npz(path, max_rows=2)["x"], x[:2])
+    np.savez(path, x=x, y=np.arange(5))
+    with pytest.raises(ValueError, match=r"same length .*x \(6, 4\), y \(5,\)"):
+        io.load_npz(path, max_rows=2)  # checked on the full lengths, not the first rows
+    assert io.load_npz(path)["y"].shape == (5,)  # without max_rows: any lengths
+
+
+def test_load_npz_errors(tmp_path, rgb_png, data_npz):
+    png, _ = rgb_png
+    with pytest.raises(FileNotFoundError, match="data file not found"):
+        io.load_npz(tmp_path / "missing.npz")
+    with pytest.raises(ValueError, match="not an .npz file .*arrays x and y") as info:
+        io.load_npz(png)
+    assert "allow_pickle" not in str(info.value)
+    np.savez(tmp_path / "obj.npz", x=np.array([1, None], dtype=object), y=np.arange(2))
+    with pytest.raises(ValueError, match="Python objects"):
+        io.load_npz(tmp_path / "obj.npz")
+    path, *_ = data_npz
+    with pytest.raises(ValueError, match=r"lacks array\(s\) \['z'\] \(it has \['extra', 'x', "):
+        io.load_npz(path, names=("x", "z"))
+    raw = path.read_bytes()
+    (tmp_path / "cut.npz").write_bytes(raw[: len(raw) - 40])
+    with pytest.raises(ValueError, match="cut.npz"):
+        io.load_npz(tmp_path / "cut.npz")
+    for bad in (0, -1, True, 1.5):
+        with pytest.raises(ValueError, match="max_rows"):
+            io.load_npz(path, max_rows=bad)
+        with pytest.raises(ValueError, match="max_bytes"):
+            io.load_npz(path, max_bytes=bad)
+
+
+def test_load_npz_refuses_declared_bombs_before_decompressing(tmp_path):
+    """Two members whose zip directory claims 3 GB each (the data itself is tiny)."""
+    import zipfile
+
+    path = tmp_path / "bomb.npz"
+    np.savez(path, x=np.zeros((2, 2)), y=np.zeros(2, int))
+    raw = bytearray(path.read_bytes())
+    start = 0
+    while (start := raw.find(b"PK\x01\x02", start)) != -1:  # central directory entries
+        raw[start + 24 : start + 28] = struct.pack("<I", 3_000_000_000)  # uncompressed size
+        start += 4
+    path.write_bytes(bytes(raw))
+    with zipfile.ZipFile(path) as z:
+        assert sum(i.file_size for i in z.infolist()) == 6_000_000_000
+    with pytest.raises(ValueError, match=r"claim 6,000,000,000 bytes .*possible zip bomb"):
+        io.load_npz(path)
+    with pytest.raises(ValueError, match="possible zip bomb"):
+        io.load_npz(tmp_path / "bomb.npz", max_rows=1)
+    np.savez(path, x=np.zeros((2, 2)), y=np.zeros(2, int))
+    with pytest.raises(ValueError, match="limit of 10 "):
+        io.load_npz(path, max_bytes=10)
+
+
+def test_check_model_file_without_keras(tmp_path):
+    (tmp_path / "m.h5").write_text("x")
+    (tmp_path / "m.keras").write_text("not a zip")
+    with pytest.raises(ValueError, match="expected a '.keras' file"):
+        io.check_model_file(tmp_path / "m.h5")
+    with pytest.raises(ValueError, match="not a Keras model: a '.keras' file is a zip"):
+        io.check_model_file(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match="Expected a model file, got the directory"):
+        io.check_model_file(tmp_path)
+
+
+def test_light_modules_do_not_import_tensorflow():
+    """`vis.utils.io` (and `vis.cli`) import without Keras/TensorFlow; `vis.utils` names are
+    imported lazily on first access."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = ("import sys, vis.utils.io, vis.cli, vis.utils as u; "
+              "a = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules); "
+              "f = u.normalize; b = 'tensorflow' in sys.modules; "
+              "from vis.utils import iter_layers, plot_maps, show_grid, overlay; "
+              "print(a, b, callable(f) and callable(iter_layers))")
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", script], cwd=repo, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[:3] == ["[]", "False", "True"], proc.stdout
+    import vis.utils
+
+    assert set(vis.utils.__all__) <= set(dir(vis.utils))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        vis.utils.nope  # noqa: B018

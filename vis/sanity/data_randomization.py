@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from vis.sanity import _common, _layout
 from vis.sanity.reinit import derive_seed
 from vis.sanity.result import Result
+from vis.utils.compiled import compile_function
 from vis.utils.model import ends_in_softmax, resolve_layer
 from vis.visualization import engine
 
@@ -60,7 +61,13 @@ def _fit(model: keras.Model, x: np.ndarray, y: np.ndarray, epochs: int, seed: in
 
 
 def _predict(model: keras.Model, x: np.ndarray, batch_size: int | None) -> np.ndarray:
-    return np.asarray(model.predict(x, batch_size=batch_size or 256, verbose=0))
+    """Outputs of `model` on `x` through one compiled forward with a `None` batch dimension
+    (`model.predict` retraces on every new last-batch size)."""
+    spec = tf.TensorSpec((None,) + tuple(model.inputs[0].shape[1:]), model.inputs[0].dtype)
+    forward = compile_function(lambda t: model(t, training=False), [spec])
+    step = batch_size or 256
+    return np.concatenate([np.asarray(forward(tf.constant(x[i:i + step])))
+                           for i in range(0, len(x), step)])
 
 
 def data_randomization_test(

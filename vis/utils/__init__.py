@@ -1,8 +1,34 @@
-"""Utilities: layer look-up, image helpers, plotting, the bundled digits data."""
+"""Utilities: layer look-up, image helpers, plotting, safe file loading, the bundled digits data.
 
-from vis.utils.image import normalize, overlay
-from vis.utils.model import find_last_conv_layer, find_layer_idx, iter_layers, resolve_layer
-from vis.utils.plotting import plot_maps, show_grid
+The names below are imported on first access (PEP 562 module `__getattr__`), so that importing a
+light submodule such as `vis.utils.io` does not import Keras and TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from vis.utils.image import normalize, overlay
+    from vis.utils.model import (
+        find_last_conv_layer,
+        find_layer_idx,
+        iter_layers,
+        resolve_layer,
+    )
+    from vis.utils.plotting import plot_maps, show_grid
+
+_LAZY = {
+    "find_layer_idx": "vis.utils.model",
+    "find_last_conv_layer": "vis.utils.model",
+    "iter_layers": "vis.utils.model",
+    "resolve_layer": "vis.utils.model",
+    "normalize": "vis.utils.image",
+    "overlay": "vis.utils.image",
+    "plot_maps": "vis.utils.plotting",
+    "show_grid": "vis.utils.plotting",
+}
 
 __all__ = [
     "find_layer_idx",
@@ -14,3 +40,16 @@ __all__ = [
     "resolve_layer",
     "show_grid",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vis.utils' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

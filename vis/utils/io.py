@@ -22,13 +22,20 @@ __all__ = [
     "load_image",
     "load_images",
     "read_image",
+    "check_model_file",
     "load_model",
+    "load_npz",
     "save_image",
+    "DEFAULT_MAX_NPZ_BYTES",
 ]
 
 DEFAULT_MAX_PIXELS = 40_000_000
 """Largest image (width x height) `load_image` decodes by default: bigger files are refused as
 possible decompression bombs before their pixels are decoded (PIL's own limit is ~89 million)."""
+
+DEFAULT_MAX_NPZ_BYTES = 4 * 1024**3
+"""Largest total uncompressed size (4 GiB) of the arrays in an `.npz` file that `load_npz` accepts:
+the sizes declared in the zip directory are checked before anything is decompressed."""
 
 _SCALES = ("01", "255")
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}
@@ -55,7 +62,8 @@ def _check_file(path: str | os.PathLike, what: str) -> str:
     if not os.path.exists(path):
         raise FileNotFoundError(f"{what} file not found: {path!r}.")
     if os.path.isdir(path):
-        raise ValueError(f"Expected a {what} file, got the directory {path!r}.")
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise ValueError(f"Expected {article} {what} file, got the directory {path!r}.")
     return path
 
 
@@ -312,6 +320,43 @@ def image_layout(model) -> ImageLayout:
     raise ValueError(f"Expected an image input with 1, 3 or 4 channels, got input shape {shape}.")
 
 
+def check_model_file(path: str | os.PathLike) -> str:
+    """Checks, without importing Keras, that `path` looks like a saved `.keras` model.
+
+    The file must exist, end in `.keras` and be a zip archive (what `model.save` writes); its
+    content is checked when `load_model` loads it.
+
+    Args:
+        path: The model file.
+
+    Returns:
+        `path` as a string.
+
+    Raises:
+        FileNotFoundError: If `path` does not exist.
+        ValueError: If `path` is a folder, does not end in `.keras` or is not a zip archive.
+
+    Example:
+        >>> check_model_file("model.keras")  # doctest: +SKIP
+        'model.keras'
+    """
+    path = _check_file(path, "model")
+    if not path.endswith(".keras"):
+        raise ValueError(
+            f"{path!r} is not a Keras model file: expected a '.keras' file "
+            "(save one with `model.save('model.keras')`; legacy .h5 files can be converted with "
+            "`keras.saving.load_model('model.h5').save('model.keras')`)."
+        )
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path!r} is not a Keras model: a '.keras' file is a zip archive written by "
+            "`model.save('model.keras')`, and this file is not one."
+        )
+    return path
+
+
 def load_model(path: str | os.PathLike):
     """Loads a saved Keras model safely: `safe_mode=True`, `compile=False`.
 
@@ -331,20 +376,7 @@ def load_model(path: str | os.PathLike):
     Example:
         >>> model = load_model("model.keras")  # doctest: +SKIP
     """
-    path = _check_file(path, "model")
-    if not path.endswith(".keras"):
-        raise ValueError(
-            f"{path!r} is not a Keras model file: expected a '.keras' file "
-            "(save one with `model.save('model.keras')`; legacy .h5 files can be converted with "
-            "`keras.saving.load_model('model.h5').save('model.keras')`)."
-        )
-    import zipfile
-
-    if not zipfile.is_zipfile(path):
-        raise ValueError(
-            f"{path!r} is not a Keras model: a '.keras' file is a zip archive written by "
-            "`model.save('model.keras')`, and this file is not one."
-        )
+    path = check_model_file(path)
     import keras
 
     try:
@@ -355,6 +387,121 @@ def load_model(path: str | os.PathLike):
     if not isinstance(model, keras.Model):
         raise ValueError(f"{path!r} holds a {type(model).__name__}, not a Keras model.")
     return model
+
+
+def load_npz(
+    path: str | os.PathLike,
+    names: Sequence[str] = ("x", "y"),
+    max_rows: int | None = None,
+    max_bytes: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Loads named arrays from an `.npz` file safely: no pickles, no zip bombs, only what is needed.
+
+    Nothing is decompressed before the checks: the file must be a zip archive holding
+    `<name>.npy` members, and the uncompressed sizes that its directory declares must add up to
+    at most `max_bytes` (reading never returns more than a member's declared size). Arrays of
+    Python objects are refused (`allow_pickle=False`). With `max_rows`, only the first `max_rows`
+    entries along the first axis are read from each array, which then must all have the same
+    length.
+
+    Args:
+        path: An `.npz` file written by `numpy.savez` / `numpy.savez_compressed`.
+        names: The arrays to load. Defaults to `("x", "y")`.
+        max_rows: Read at most this many rows (first axis) of each array. Defaults to `None`
+            (whole arrays).
+        max_bytes: Largest accepted total uncompressed size of the file's members. Defaults to
+            `None`: `DEFAULT_MAX_NPZ_BYTES` (4 GiB).
+
+    Returns:
+        A dict `name -> array`, in the order of `names`.
+
+    Raises:
+        FileNotFoundError: If `path` does not exist.
+        ValueError: If the file is not an `.npz` archive, lacks an array, holds Python objects,
+            declares more than `max_bytes`, is corrupted, or (with `max_rows`) its arrays have
+            different lengths.
+
+    Example:
+        >>> np.savez("data.npz", x=np.zeros((100, 8, 8, 1)), y=np.zeros(100, int))
+        >>> arrays = load_npz("data.npz", max_rows=16)  # doctest: +SKIP
+        >>> arrays["x"].shape
+        (16, 8, 8, 1)
+    """
+    if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(
+            max_rows, int | np.integer) or max_rows < 1):
+        raise ValueError(f"`max_rows` must be a positive integer or None, got {max_rows!r}.")
+    if max_bytes is None:
+        max_bytes = DEFAULT_MAX_NPZ_BYTES
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int | np.integer) or max_bytes < 1:
+        raise ValueError(f"`max_bytes` must be a positive integer, got {max_bytes!r}.")
+    path = _check_file(path, "data")
+    wanted = " and ".join(", ".join(names).rsplit(", ", 1))
+    keywords = ", ".join(f"{n}=..." for n in names)
+    expected = f"expected an .npz file with arrays {wanted} (`numpy.savez(path, {keywords})`)"
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path!r} is not an .npz file (not a zip archive): {expected}.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename: info for info in archive.infolist()}
+            total = sum(info.file_size for info in members.values())
+            if total > max_bytes:
+                raise ValueError(
+                    f"Refusing to load {path!r}: its arrays claim {total:,} bytes uncompressed, "
+                    f"more than the limit of {max_bytes:,} (possible zip bomb)."
+                )
+            found = sorted(n[:-4] for n in members if n.endswith(".npy"))
+            missing = [n for n in names if f"{n}.npy" not in members]
+            if missing:
+                raise ValueError(f"{path!r} lacks array(s) {missing} (it has {found}): {expected}.")
+            loaded = {n: _read_npy(archive, members[f"{n}.npy"], max_rows, path) for n in names}
+    except ValueError:
+        raise
+    except Exception as err:  # zipfile.BadZipFile, zlib.error, EOFError, OSError, ...
+        raise ValueError(
+            f"Cannot read {path!r} ({type(err).__name__}: {str(err).rstrip('.')}): corrupted or "
+            f"truncated file? {expected[0].upper()}{expected[1:]}."
+        ) from None
+    if max_rows is not None and len({shape[:1] for _, shape in loaded.values()}) > 1:
+        shapes = ", ".join(f"{n} {shape}" for n, (_, shape) in loaded.items())
+        raise ValueError(
+            f"The arrays of {path!r} must have the same length (first axis), got shapes {shapes}."
+        )
+    return {n: array for n, (array, _) in loaded.items()}
+
+
+def _read_npy(archive, info, max_rows: int | None, path: str) -> tuple[np.ndarray, tuple]:
+    """Reads one `.npy` member of an open zip archive: header first, then at most `max_rows`
+    rows. Returns the array and the full shape declared in the header."""
+    from numpy.lib import format as npy
+
+    name = info.filename[:-4]
+    with archive.open(info) as f:
+        version = npy.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = npy.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = npy.read_array_header_2_0(f)
+        else:
+            shape, fortran, dtype = None, True, None
+        if dtype is not None and dtype.hasobject:
+            raise ValueError(
+                f"Array {name!r} in {path!r} holds Python objects (pickled data), which are not "
+                "loaded: save numeric arrays."
+            )
+        if shape is not None and not fortran and max_rows is not None and len(shape) >= 1:
+            rows = min(int(max_rows), int(shape[0]))
+            count = rows * int(np.prod(shape[1:], dtype="int64"))
+            data = f.read(count * dtype.itemsize)
+            if len(data) != count * dtype.itemsize:
+                raise ValueError(f"Array {name!r} in {path!r} is truncated.")
+            array = np.frombuffer(data, dtype=dtype).reshape((rows, *shape[1:])).copy()
+            return array, tuple(shape)
+    with archive.open(info) as f:
+        array = npy.read_array(f, allow_pickle=False)
+    shape = array.shape
+    return (array[:max_rows] if max_rows is not None and array.ndim else array), shape
 
 
 def save_image(array: np.ndarray, path: str | os.PathLike) -> str:
