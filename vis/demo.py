@@ -217,14 +217,18 @@ def plot_method_grid(
 def pick_examples(model, x: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
     """Indices of `n` correctly classified images of distinct classes (first occurrences).
 
+    The model's predictions on `x` are compared with `y`; the first correctly classified image
+    of each class is taken, in the order of `x`, until `n` are found.
+
     Args:
-        model: The classifier.
-        x: Images.
-        y: Labels.
-        n: How many.
+        model: A Keras classifier (its top class is `argmax` of its output). Never modified.
+        x: Images `(N, H, W, C)`.
+        y: Class indices `(N,)`.
+        n: How many images to pick.
 
     Returns:
-        An index array of length `min(n, number of distinct correct classes)`.
+        An int64 index array into `x`, of length `min(n, number of distinct correctly
+        classified classes)`.
 
     Example:
         >>> idx = pick_examples(model, x_test, y_test, 4)

@@ -150,6 +150,8 @@ def batch_features(fns: Mapping[str, Metric], maps: np.ndarray,
 
 
 def check_pair(a, b) -> tuple[np.ndarray, np.ndarray]:
+    """The two batches of maps as arrays; raises ValueError unless they are `(N, ...)` batches
+    of equal shape."""
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape:
         raise ValueError(f"The two batches of maps differ in shape: {a.shape} vs {b.shape}.")

@@ -89,7 +89,19 @@ def gradient(model: keras.Model, x: np.ndarray, y: np.ndarray,
 
 def guided_backprop(model: keras.Model, x: np.ndarray, y: np.ndarray,
                     batch_size: int | None = None) -> np.ndarray:
-    """Guided backpropagation of the target logit, signed (see `gradient` for the arguments).
+    """Guided backpropagation of the target logit, signed.
+
+    The gradient of the logit of `y[i]`, backpropagated through ReLUs that pass only positive
+    gradients at positive inputs (`backprop_modifier='guided'`), no modifier, channels kept.
+
+    Args:
+        model: A Keras classifier. Never modified.
+        x: A batch of inputs.
+        y: One class index per input.
+        batch_size: Evaluate in chunks of this many inputs. Defaults to `None` (one batch).
+
+    Returns:
+        Maps shaped like `x`.
 
     Example:
         >>> maps = guided_backprop(model, x_test[:8], y_test[:8])
@@ -102,7 +114,19 @@ def guided_backprop(model: keras.Model, x: np.ndarray, y: np.ndarray,
 
 def deconvnet(model: keras.Model, x: np.ndarray, y: np.ndarray,
               batch_size: int | None = None) -> np.ndarray:
-    """Deconvnet attribution of the target logit, signed (see `gradient` for the arguments).
+    """Deconvnet attribution of the target logit, signed.
+
+    The gradient of the logit of `y[i]`, backpropagated through ReLUs that pass only positive
+    gradients, whatever the forward input (`backprop_modifier='deconvnet'`), channels kept.
+
+    Args:
+        model: A Keras classifier. Never modified.
+        x: A batch of inputs.
+        y: One class index per input.
+        batch_size: Evaluate in chunks of this many inputs. Defaults to `None` (one batch).
+
+    Returns:
+        Maps shaped like `x`.
 
     Example:
         >>> maps = deconvnet(model, x_test[:8], y_test[:8])
@@ -169,7 +193,18 @@ def integrated_gradients(model: keras.Model, x: np.ndarray, y: np.ndarray,
 
 def gradient_x_input(model: keras.Model, x: np.ndarray, y: np.ndarray,
                      batch_size: int | None = None) -> np.ndarray:
-    """Gradient times input of the target logit, signed (see `gradient` for the arguments).
+    """Gradient times input of the target logit, signed.
+
+    The elementwise product `x * d logit_y / d x`, channels kept.
+
+    Args:
+        model: A Keras classifier. Never modified.
+        x: A batch of inputs.
+        y: One class index per input.
+        batch_size: Evaluate in chunks of this many inputs. Defaults to `None` (one batch).
+
+    Returns:
+        Maps shaped like `x`.
 
     Example:
         >>> maps = gradient_x_input(model, x_test[:8], y_test[:8])
@@ -206,7 +241,21 @@ def gradcam(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int | 
 
 def guided_gradcam(model: keras.Model, x: np.ndarray, y: np.ndarray,
                    batch_size: int | None = None, penultimate_layer_idx=None) -> np.ndarray:
-    """Guided Grad-CAM of the target logit, signed, channels kept (see `gradcam`).
+    """Guided Grad-CAM of the target logit, signed, channels kept.
+
+    Guided backpropagation multiplied by the (upsampled) Grad-CAM map of the same class, not
+    normalized.
+
+    Args:
+        model: A Keras classifier with a convolution. Never modified.
+        x: A batch of inputs.
+        y: One class index per input.
+        batch_size: Evaluate in chunks. Defaults to `None`.
+        penultimate_layer_idx: The convolution whose feature maps are weighted. Defaults to
+            `None` (the last layer with a spatial output).
+
+    Returns:
+        Maps shaped like `x`.
 
     Example:
         >>> maps = guided_gradcam(model, x_test[:8], y_test[:8])
@@ -246,7 +295,17 @@ def patternattribution(model: keras.Model, x: np.ndarray, y: np.ndarray,
                        batch_size: int | None = None) -> np.ndarray:
     """PatternAttribution of the target logit, with patterns fitted on `(model, x)`.
 
-    See `patternnet` for the arguments.
+    As for `patternnet`, the patterns are fitted on the model being explained, with the
+    explained inputs `x` as the data.
+
+    Args:
+        model: A Keras classifier. Never modified.
+        x: A batch of inputs (also the data the patterns are fitted on).
+        y: One class index per input.
+        batch_size: Evaluate in chunks. Defaults to `None`.
+
+    Returns:
+        Maps shaped like `x`.
 
     Example:
         >>> maps = patternattribution(model, x_test[:64], y_test[:64])
@@ -297,7 +356,15 @@ _REGISTRY: dict[str, Explainer] = {
 
 
 def names() -> list[str]:
-    """The registered explainer names."""
+    """Returns the registered explainer names, sorted.
+
+    Returns:
+        A list of names accepted by `get` and by the `method=` argument of the tests.
+
+    Example:
+        >>> "guided_backprop" in names()
+        True
+    """
     return sorted(_REGISTRY)
 
 
@@ -307,6 +374,9 @@ def register(name: str, fn: Explainer) -> None:
     Args:
         name: The name to pass as `method=`.
         fn: The explainer; it may accept a `batch_size` keyword.
+
+    Returns:
+        `None`; from then on `get(name)` and `method=name` give `fn`.
 
     Raises:
         ValueError: If `name` is not a non-empty string.

@@ -78,6 +78,9 @@ def spearman_abs(a: np.ndarray, b: np.ndarray, channel_axis: int | None = None) 
     Returns:
         `(N,)` correlations (see the module docstring for constant maps).
 
+    Raises:
+        ValueError: If `a` and `b` differ in shape or are not batches `(N, ...)`.
+
     Example:
         >>> spearman_abs(maps_trained, maps_random, channel_axis=-1).mean()
     """
@@ -98,6 +101,9 @@ def spearman(a: np.ndarray, b: np.ndarray, channel_axis: int | None = None) -> n
     Returns:
         `(N,)` correlations (see the module docstring for constant maps).
 
+    Raises:
+        ValueError: If `a` and `b` differ in shape or are not batches `(N, ...)`.
+
     Example:
         >>> spearman(maps_trained, maps_random, channel_axis=-1).mean()
     """
@@ -114,6 +120,9 @@ def check_map_shape(metric, shape: tuple) -> None:
     Args:
         metric: A metric name or function.
         shape: The shape of one map without its channel axis, e.g. `(28, 28)`.
+
+    Returns:
+        `None` when the metric can compare such maps.
 
     Raises:
         ValueError: If the metric does not apply to such maps (the message says why).
@@ -139,7 +148,15 @@ _REGISTRY: dict[str, Metric] = {
 
 
 def names() -> list[str]:
-    """The registered metric names."""
+    """Returns the registered metric names, sorted.
+
+    Returns:
+        A list of names accepted by `get` and by the `metrics=` argument of the tests.
+
+    Example:
+        >>> names()
+        ['hog', 'spearman', 'spearman_abs', 'ssim']
+    """
     return sorted(_REGISTRY)
 
 
@@ -149,6 +166,9 @@ def register(name: str, fn: Metric) -> None:
     Args:
         name: The name to use in `metrics=`.
         fn: A function comparing two batches of maps sample by sample.
+
+    Returns:
+        `None`; from then on `get(name)` and `metrics=[name]` give `fn`.
 
     Raises:
         ValueError: If `name` is not a non-empty string.

@@ -17,7 +17,9 @@ def _fmt(value) -> str:
 class Result:
     """The outcome of `model_randomization_test` or `data_randomization_test`.
 
-    Attributes:
+    Built by the tests, not by hand; each argument is kept as the attribute of the same name.
+
+    Args:
         method: The explainer's name.
         mode: `'cascading'`, `'independent'` or `'data'`.
         steps: The step names in order: the randomized layer (or block) of each step for a
@@ -60,7 +62,11 @@ class Result:
     models: dict | None = field(default=None, repr=False)
 
     def table(self) -> dict[str, dict[str, tuple[float, float]]]:
-        """`{step: {metric: (mean, std)}}` of the similarity scores over the inputs.
+        """Mean and standard deviation of each metric's scores at each step.
+
+        Returns:
+            `{step: {metric: (mean, std)}}`, over the inputs, as Python floats, steps in
+            order.
 
         Example:
             >>> mean, std = result.table()["predictions"]["spearman"]
@@ -115,6 +121,10 @@ class Result:
 
         Returns:
             `(curves_figure, maps_figure)`, two matplotlib figures.
+
+        Raises:
+            ValueError: If `n_images` is not a positive int or the maps are not 2-D images
+                (see `vis.sanity.plot_maps`).
 
         Example:
             >>> curves, grid = result.plot(n_images=3)

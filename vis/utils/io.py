@@ -44,11 +44,20 @@ _MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 class ImageLayout(NamedTuple):
     """The image input a model expects.
 
-    Attributes:
+    A named tuple, usually returned by `image_layout(model)`; each argument is kept as the
+    field of the same name.
+
+    Args:
         height: Input height, or `None` when the model accepts any height.
         width: Input width, or `None` when the model accepts any width.
         channels: Number of channels (1, 3 or 4).
-        channels_first: Whether the channel axis comes first (`(C, H, W)` inputs).
+        channels_first: Whether the channel axis comes first (`(C, H, W)` inputs). Defaults to
+            `False`.
+
+    Example:
+        >>> layout = ImageLayout(8, 8, 1)
+        >>> layout.channels, layout.channels_first
+        (1, False)
     """
 
     height: int | None
