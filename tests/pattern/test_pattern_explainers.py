@@ -156,7 +156,7 @@ def test_sequential_regime_search_finds_the_activation_layer():
                               keras.layers.Dropout(0.5, name="drop"),
                               keras.layers.Activation("relu", name="act"),
                               keras.layers.Dense(2, activation="softmax", name="out")])
-    assert _layers.mask_sources(model) == {"lin": "act", "out": "out"}
+    assert _layers.mask_sources(model) == {"lin": ("act", "out"), "out": ("out", "pre")}
 
 
 def test_dropout_and_softmax_layers_are_transparent(net):

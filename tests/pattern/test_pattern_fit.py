@@ -40,7 +40,7 @@ def _cnn1d():
     h = keras.layers.Conv1D(3, 3, strides=2, padding="causal", activation="relu", name="k1")(inp)
     h = keras.layers.Conv1D(2, 2, dilation_rate=2, padding="same", activation="relu", name="k2")(h)
     h = keras.layers.Flatten()(h)
-    out = keras.layers.Dense(2, activation="softmax", name="out")(h)  # regime: softmax > 0
+    out = keras.layers.Dense(2, activation="softmax", name="out")(h)  # regime: logits > 0
     return _randomize(keras.Model(inp, out), 2)
 
 
@@ -54,16 +54,22 @@ def _cnn3d():
 
 
 def _reference(model, x, geometry, sources):
-    """Per-layer NumPy patterns: {path: (linear, two_component+, two_component-)}."""
+    """Per-layer NumPy patterns: {path: (linear, two_component+, two_component-)}.
+
+    `sources[name]` is the layer whose output decides the regime, or `"logits"` for a Dense layer
+    with a fused softmax (its pre-softmax output, computed here from its input).
+    """
     names = list(geometry)
-    taps = [model.get_layer(n).input for n in names] + [model.get_layer(sources[n]).output
-                                                       for n in names]
+    taps = [model.get_layer(n).input for n in names] + [
+        model.get_layer(n if sources[n] == "logits" else sources[n]).output for n in names]
     values = keras.Model(model.input, taps)(x)
     values = [np.asarray(v, dtype="float64") for v in values]
     out = {}
     for i, name in enumerate(names):
         xin, src = values[i], values[len(names) + i]
         layer = model.get_layer(name)
+        if sources[name] == "logits":
+            src = xin @ np.asarray(layer.kernel, "float64") + np.asarray(layer.bias, "float64")
         units = layer.kernel.shape[-1]
         rows = geometry[name](xin)
         w = np.asarray(layer.kernel, dtype="float64").reshape(-1, units)
@@ -88,7 +94,7 @@ CASES = {
         "k1": lambda x: ref.patches_1d(x, 3, stride=2, padding="causal"),
         "k2": lambda x: ref.patches_1d(x, 2, dilation=2, padding="same"),
         "out": _dense,
-    }, {"k1": "k1", "k2": "k2", "out": "out"}),
+    }, {"k1": "k1", "k2": "k2", "out": "logits"}),
     "3d": (_cnn3d, (4, 5, 3, 1), {
         "v1": lambda x: ref.patches_nd(x, (2, 3, 2), (2, 1, 1), (1, 1, 1), "same"),
         "out": _dense,

@@ -55,3 +55,20 @@ def test_plot_signal_quality():
     plt.close(ax.figure)
     with pytest.raises(ValueError):
         plot_signal_quality({})
+
+
+def test_plot_maps_of_one_sample_without_batch_axis():
+    model, _ = ref.small_net(seed=0)
+    rng = np.random.default_rng(2)
+    x = rng.normal(0.2, 1.0, (1, 6, 6, 1)).astype("float32")
+    patterns = Patterns({n: rng.normal(size=tuple(model.get_layer(n).kernel.shape))
+                         for n in ("conv", "hidden", "logits")}, "linear")
+    maps = compare_maps(model, x[0], 1, patterns, methods=("patternnet", "gradient"))
+    assert maps["patternnet"].shape == (6, 6, 1)  # one sample: no batch axis, like explain()
+    fig = plot_maps(maps, x[:1])
+    assert len(fig.axes) == 3
+    for ax, name in zip(fig.axes[1:], maps):
+        np.testing.assert_allclose(ax.get_images()[0].get_array(), maps[name][..., 0], rtol=1e-6)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="2 samples"):
+        plot_maps(maps, np.concatenate([x, x]))

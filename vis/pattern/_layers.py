@@ -66,7 +66,46 @@ _NORMALIZATION = (
     keras.layers.LayerNormalization,
     keras.layers.GroupNormalization,
     keras.layers.UnitNormalization,
+    keras.layers.Normalization,
 )
+# Input preprocessing: allowed when fitting (the next layer's patterns live in its output space),
+# rejected by the modified backward passes (each method would map through it differently).
+_PREPROCESSING = (keras.layers.Rescaling, keras.layers.Normalization)
+
+
+def check_model(model, param: str = "model") -> keras.Model:
+    """Raises a `TypeError` unless `model` (and every nested model) is Sequential or Functional.
+
+    vis.pattern runs on a structural copy of the model and reads its layer graph (inputs, outputs,
+    the layer that feeds each layer), which subclassed models do not have.
+
+    Returns:
+        `model`.
+
+    Raises:
+        TypeError: If `model` is not a `keras.Model`, or it or a nested model is subclassed.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`{param}` must be a keras.Model, got {type(model).__name__}.")
+    for path, sub in [("", model)] + [(p, layer) for p, layer in iter_layers(model)
+                                      if isinstance(layer, keras.Model)]:
+        if not _is_graph_model(sub):
+            where = f"Model {sub.name!r}" if not path else f"Nested model {path!r}"
+            raise TypeError(
+                f"{where} ({type(sub).__name__}) is a subclassed model: vis.pattern works on a "
+                "copy of Sequential and Functional models (nested ones too) and needs their layer "
+                "graph; rebuild subclassed models with the Functional API."
+            )
+    return model
+
+
+def _is_graph_model(model: keras.Model) -> bool:
+    # Keras 3: Functional models (and subclasses built with inputs/outputs) have `Functional` in
+    # their MRO; Sequential wraps a functional graph. Compared by name: no private keras imports.
+    if isinstance(model, keras.Sequential):
+        return True
+    return any(cls.__name__ == "Functional" and cls.__module__.startswith("keras")
+               for cls in type(model).__mro__)
 
 
 def activation_name(fn) -> str | None:
@@ -168,6 +207,64 @@ def linear_op(layer: keras.layers.Layer):
     return op
 
 
+def _same_padding(size, kernel: int, stride: int, dilation: int):
+    """TensorFlow's `'same'` padding `(before, after)` of one axis (`size` an int or a tensor)."""
+    effective = (kernel - 1) * dilation + 1
+    out = (size + stride - 1) // stride
+    total = (out - 1) * stride + effective - size
+    total = max(total, 0) if isinstance(total, int) else tf.maximum(total, 0)
+    return total // 2, total - total // 2
+
+
+def pad_input(layer: keras.layers.Layer, x):
+    """`x` zero-padded exactly as `layer` pads it, so that `valid_op(layer)(pad_input(layer, x),
+    kernel)` equals `linear_op(layer)(x, kernel)` (Dense and 'valid' layers: `x` unchanged)."""
+    if isinstance(layer, keras.layers.Dense) or layer.padding == "valid":
+        return x
+    first = 2 if layer.data_format == "channels_first" else 1
+    pads = [[0, 0] for _ in range(len(x.shape))]
+    for i, (k, s, d) in enumerate(zip(layer.kernel_size, layer.strides, layer.dilation_rate)):
+        axis = first + i
+        if layer.padding == "causal":
+            pads[axis] = [d * (k - 1), 0]
+            continue
+        size = x.shape[axis]
+        if size is None:
+            size = tf.shape(x)[axis]
+        pads[axis] = list(_same_padding(size, k, s, d))
+    if any(isinstance(v, tf.Tensor) for pair in pads for v in pair):
+        pads = tf.stack([tf.stack([tf.cast(v, tf.int32) for v in pair]) for pair in pads])
+    return tf.pad(x, pads)
+
+
+def valid_op(layer: keras.layers.Layer):
+    """`op(x, kernel)`: the layer's linear map without bias and *without padding* (Dense: matmul).
+
+    Applied to `pad_input(layer, x)` it equals `linear_op(layer)(x, kernel)`.
+    """
+    if isinstance(layer, keras.layers.Dense):
+        return keras.ops.matmul
+
+    def op(x, kernel):
+        return keras.ops.conv(
+            x,
+            kernel,
+            strides=list(layer.strides),
+            padding="valid",
+            dilation_rate=layer.dilation_rate,
+            data_format=layer.data_format,
+        )
+
+    return op
+
+
+def patch_size(layer: keras.layers.Layer) -> int:
+    """The number of kernel positions (`prod(kernel_size)`; 1 for Dense)."""
+    if isinstance(layer, keras.layers.Dense):
+        return 1
+    return math.prod(layer.kernel_size)
+
+
 def add_bias(layer: keras.layers.Layer, z, bias=None):
     """Adds the layer's bias (or `bias`, its value) to `z` exactly as Keras' own `call` does."""
     if getattr(layer, "bias", None) is None:
@@ -239,11 +336,13 @@ def unit_vector(layer: keras.layers.Layer, v, rank: int):
     return v
 
 
-def patch_products(layer: keras.layers.Layer, x: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
+def patch_products(layer: keras.layers.Layer, x: tf.Tensor, g: tf.Tensor,
+                   padded: bool = False) -> tf.Tensor:
     """`sum over samples of patch(x) g^T`, shape `(inputs per neuron, k)`, without patches.
 
-    `g` is shaped like the layer's output with `k` channels. For a convolution this is the
-    gradient of `sum(conv(x, K) * g)` with respect to a `(kernel size, in, k)` kernel `K`, i.e. the
+    `x` is the layer input (`padded=True`: already padded with `pad_input`); `g` is shaped like
+    the layer's output with `k` channels. For a convolution this is the gradient of
+    `sum(conv(x, K) * g)` with respect to a `(kernel size, in, k)` kernel `K`, i.e. the
     filter-gradient convolution, computed with the layer's own strides, padding, dilation and data
     format (and never materialising the patches). Row order matches `kernel.reshape(-1, units)`.
     """
@@ -252,7 +351,7 @@ def patch_products(layer: keras.layers.Layer, x: tf.Tensor, g: tf.Tensor) -> tf.
         rows = tf.reshape(x, [-1, x.shape[-1]])
         # (G^T X)^T: Eigen's matrix product is faster in this orientation.
         return tf.transpose(tf.matmul(tf.reshape(g, [-1, k]), rows, transpose_a=True))
-    op = linear_op(layer)
+    op = valid_op(layer) if padded else linear_op(layer)
     probe = tf.zeros(tuple(layer.kernel.shape[:-1]) + (k,), x.dtype)
     with tf.GradientTape() as tape:
         tape.watch(probe)
@@ -278,17 +377,29 @@ def _flat_inputs(layer: keras.layers.Layer) -> list:
         return []
 
 
-def mask_sources(model: keras.Model) -> dict[str, str]:
-    """For every kernel layer path, the path of the layer whose output decides its regime.
+def _is_softmax(layer: keras.layers.Layer) -> bool:
+    return isinstance(layer, keras.layers.Softmax) or activation_name(
+        getattr(layer, "activation", None)) == "softmax"
 
-    As in the reference implementation (iNNvestigate 1.x `get_active_neuron_io` with activation
-    search): a kernel layer with a non-linear activation uses its own output; a linear one walks
-    forward through shape-preserving layers (Dropout, Flatten, Reshape, BatchNormalization, Add,
-    ...) to the first layer with a non-linearity (Activation, ReLU, Softmax, ...) and uses that
-    layer's output; if there is none, its own output (with bias). The walk stays inside the
-    (sub-)model that holds the kernel layer.
+
+def mask_sources(model: keras.Model) -> dict[str, tuple[str, str]]:
+    """For every kernel layer path, the recorded value whose sign decides its regime.
+
+    Values are `(path, kind)` keys of the streamed records: `'out'` (the layer's output), `'pre'`
+    (its value before its fused activation) or `'in'` (its input). As in the reference
+    implementation (iNNvestigate 1.x `get_active_neuron_io` with activation search): a kernel
+    layer with a non-linear activation uses its own output; a linear one walks forward through
+    shape-preserving layers (Dropout, Flatten, Reshape, BatchNormalization, Add, ...) to the first
+    layer with a non-linearity (Activation, ReLU, Softmax, ...) and uses that layer's output; if
+    there is none, its own output (with bias). The walk stays inside the (sub-)model that holds the
+    kernel layer.
+
+    Softmax is the exception: iNNvestigate fits on the model *without* its softmax, and
+    `softmax(z) > 0` always holds, so the regime of a layer whose activation is softmax (fused:
+    `(path, 'pre')`, the pre-softmax logits) or that reaches a Softmax / `Activation('softmax')`
+    layer (`(that layer, 'in')`, the value entering the softmax) is the pre-softmax value `> 0`.
     """
-    sources: dict[str, str] = {}
+    sources: dict[str, tuple[str, str]] = {}
     containers = [("", model)] + [
         (path + "/", layer) for path, layer in iter_layers(model) if isinstance(layer, keras.Model)
     ]
@@ -298,15 +409,17 @@ def mask_sources(model: keras.Model) -> dict[str, str]:
             if not is_kernel_layer(layer):
                 continue
             path = prefix + layer.name
-            sources[path] = path
+            sources[path] = (path, "out")
             if has_nonlinear_activation(layer):
+                if _is_softmax(layer):
+                    sources[path] = (path, "pre")
                 continue
             tensor = layer.output
             for nxt in layers[i + 1:]:
                 if not any(t is tensor for t in _flat_inputs(nxt)):
                     continue
                 if isinstance(nxt, _SEARCH_ACTIVATION) and has_nonlinear_activation(nxt):
-                    sources[path] = prefix + nxt.name
+                    sources[path] = (prefix + nxt.name, "in" if _is_softmax(nxt) else "out")
                     break
                 if isinstance(nxt, _SEARCH_PASS) or (
                     isinstance(nxt, keras.layers.Activation) and not has_nonlinear_activation(nxt)
@@ -315,6 +428,15 @@ def mask_sources(model: keras.Model) -> dict[str, str]:
                     continue
                 break
     return sources
+
+
+def taps(sources: dict[str, tuple[str, str]], paths) -> tuple[set, set, set]:
+    """`(input paths, output paths, pre-activation paths)` to record for the regimes of `paths`."""
+    inputs, outputs, pre = set(), set(), set()
+    for path in paths:
+        src, kind = sources[path]
+        {"in": inputs, "out": outputs, "pre": pre}[kind].add(src)
+    return inputs, outputs, pre
 
 
 def output_layer(model: keras.Model) -> tuple[str, keras.layers.Layer]:
@@ -367,6 +489,13 @@ def check_explainable(model: keras.Model, method: str) -> str:
             )
         if isinstance(layer, keras.layers.Softmax) and path == out_path:
             continue
+        if isinstance(layer, _PREPROCESSING):
+            raise ValueError(
+                f"{method} does not go through the preprocessing layer {path!r} "
+                f"({type(layer).__name__}): fit_patterns accepts it, but the modified backward "
+                "passes do not define it. Apply the preprocessing to the data and explain the "
+                "model without this layer (same weights, patterns fitted on preprocessed data)."
+            )
         raise ValueError(
             f"{method} does not support layer {path!r} ({type(layer).__name__}). Supported: "
             "Dense/Conv1D/Conv2D/Conv3D (ReLU or linear), ReLU, max-pooling, Flatten, Reshape, "

@@ -4,13 +4,19 @@ The user's model is copied (inside the active `tf.distribute` strategy's scope);
 kernel layers record their inputs and the regime layers their outputs during the forward pass, in
 thread-local storage (a `MirroredStrategy` traces each replica in its own thread). A per-batch
 function turns the recorded tensors into sums; the sums are reduced over replicas and added up
-in float64 NumPy arrays, so memory does not depend on the size of the data.
+in float64 NumPy arrays, so memory does not depend on the size of the data (the input batches
+come from `vis.pattern._data`).
+
+The streamers (model copies and compiled passes) are cached per model, at most
+`MAX_STREAMERS_PER_MODEL` each (least recently used dropped first), and freed with the model or
+by `release`.
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 
 import keras
@@ -21,122 +27,9 @@ from tqdm.auto import tqdm
 from vis.utils.compiled import compile_function
 from vis.utils.model import copy_model, iter_layers
 
-__all__ = ["as_dataset", "split", "Streamer", "streamer_for"]
+__all__ = ["Streamer", "streamer_for", "release", "MAX_STREAMERS_PER_MODEL"]
 
-
-def _input_spec(model: keras.Model) -> tuple[tuple, tf.DType]:
-    if len(model.inputs) != 1:
-        raise ValueError(f"`model` has {len(model.inputs)} inputs; vis explains single-input models.")
-    shape = tuple(model.inputs[0].shape)
-    dtype = tf.as_dtype(model.inputs[0].dtype)
-    return shape, dtype if dtype.is_floating else tf.float32
-
-
-def _check_batch_size(batch_size) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
-    return int(batch_size)
-
-
-def as_dataset(model: keras.Model, data, batch_size: int, param: str = "data",
-               rebatch: bool = False):
-    """`(dataset of input batches, number of batches or None)` from an array or a `tf.data.Dataset`.
-
-    A dataset may yield inputs or `(inputs, labels[, weights])` tuples, batched or not (unbatched
-    elements are batched with `batch_size`; batched ones too if `rebatch`).
-
-    Raises:
-        TypeError: If `data` is neither an array nor a dataset, or yields dicts.
-        ValueError: If the sample shape does not match the model input, or the array is empty or
-            not finite.
-    """
-    batch_size = _check_batch_size(batch_size)
-    shape, dtype = _input_spec(model)
-    if isinstance(data, tf.data.Dataset):
-        spec = data.element_spec
-        if isinstance(spec, (tuple, list)):
-            data = data.map(lambda *parts: parts[0])
-            spec = spec[0]
-        if not isinstance(spec, tf.TensorSpec):
-            raise TypeError(
-                f"`{param}` must yield input tensors or (inputs, labels) tuples, got elements of "
-                f"type {spec!r}."
-            )
-        rank = len(spec.shape)
-        if rank == len(shape) - 1:
-            data = data.batch(batch_size)
-            sample = tuple(spec.shape)
-        elif rank == len(shape):
-            sample = tuple(spec.shape[1:])
-            if rebatch:
-                data = data.unbatch().batch(batch_size)
-        else:
-            raise ValueError(
-                f"`{param}` yields elements of shape {tuple(spec.shape)}; the model expects samples "
-                f"of shape {shape[1:]} (batched or not)."
-            )
-        _check_sample_shape(sample, shape, param)
-        data = data.map(lambda x: tf.cast(x, dtype))
-        card = int(data.cardinality())
-        return data, (card if card >= 0 else None)
-    try:
-        x = np.asarray(data)
-    except Exception as exc:
-        raise TypeError(f"`{param}` must be an array or a tf.data.Dataset, got {type(data).__name__}.") from exc
-    if not np.issubdtype(x.dtype, np.number) or x.ndim != len(shape):
-        raise TypeError(
-            f"`{param}` must be a numeric array of shape (n,) + {shape[1:]} or a tf.data.Dataset, "
-            f"got {type(data).__name__} with shape {x.shape} and dtype {x.dtype}."
-        )
-    _check_sample_shape(x.shape[1:], shape, param)
-    if len(x) == 0:
-        raise ValueError(f"`{param}` is empty.")
-    x = x.astype(dtype.as_numpy_dtype, copy=False)
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"`{param}` contains NaN or inf values.")
-    n_batches = -(-len(x) // batch_size)
-    return tf.data.Dataset.from_tensor_slices(x).batch(batch_size), n_batches
-
-
-def _check_sample_shape(sample: tuple, shape: tuple, param: str) -> None:
-    for got, want in zip(sample, shape[1:]):
-        if want is not None and got is not None and got != want:
-            raise ValueError(
-                f"`{param}` has samples of shape {tuple(sample)}, but the model expects {shape[1:]}."
-            )
-
-
-def split(data, holdout: float):
-    """Splits `data` into a fitting part (first) and a held-out part (last `holdout` fraction).
-
-    `holdout=0` returns `(data, data)` (in-sample). Datasets are split by batches and need a
-    known cardinality.
-
-    Raises:
-        ValueError: If `holdout` is not in [0, 1) or a part would be empty.
-    """
-    if isinstance(holdout, bool) or not isinstance(holdout, (int, float)) or not 0 <= holdout < 1:
-        raise ValueError(f"`holdout` must be a float in [0, 1), got {holdout!r}.")
-    if holdout == 0:
-        return data, data
-    if isinstance(data, tf.data.Dataset):
-        card = int(data.cardinality())
-        if card < 0:
-            raise ValueError(
-                "`data` is a tf.data.Dataset of unknown size: `holdout` cannot split it. Pass "
-                "arrays, a dataset with known cardinality, or `patterns=` fitted elsewhere."
-            )
-        n_fit = int(round(card * (1 - holdout)))
-        if not 0 < n_fit < card:
-            raise ValueError(
-                f"`holdout`={holdout} leaves an empty part of a dataset of {card} elements."
-            )
-        return data.take(n_fit), data.skip(n_fit)
-    x = np.asarray(data)
-    n_fit = int(round(len(x) * (1 - holdout)))
-    if not 0 < n_fit < len(x):
-        raise ValueError(f"`holdout`={holdout} leaves an empty part of {len(x)} samples.")
-    return x[:n_fit], x[n_fit:]
+MAX_STREAMERS_PER_MODEL = 8
 
 
 def _recording_call(call, local: threading.local, path: str, record_in: bool, record_out: bool):
@@ -146,7 +39,8 @@ def _recording_call(call, local: threading.local, path: str, record_in: bool, re
             if (path, "in") in rec:
                 raise ValueError(
                     f"Layer {path!r} is called more than once in the model (a shared layer): "
-                    "its pattern is ambiguous. vis.pattern needs each kernel layer used once."
+                    "its pattern or regime is ambiguous. vis.pattern needs each kernel layer, "
+                    "and each softmax that decides a regime, used once."
                 )
             rec[(path, "in")] = args[0] if args else kwargs["inputs"]
         out = call(*args, **kwargs)
@@ -177,6 +71,8 @@ class Streamer:
         model: The user's model (never modified).
         input_paths: Paths of the layers whose inputs to record.
         output_paths: Paths of the layers whose outputs to record.
+        pre_paths: Paths of the layers whose pre-activation values to record (`(path, 'pre')`;
+            the output itself for a layer without activation).
     """
 
     def __init__(self, model: keras.Model, input_paths, output_paths, pre_paths=()):
@@ -186,7 +82,8 @@ class Streamer:
         self.source = weakref.ref(model)
         self.layers = dict(iter_layers(self.model))
         self._local = threading.local()
-        input_paths, output_paths = set(input_paths), set(output_paths)
+        input_paths, pre_paths = set(input_paths), set(pre_paths)
+        output_paths = set(output_paths) | pre_paths
         for path in input_paths | output_paths:
             layer = self.layers[path]
             layer.call = _recording_call(
@@ -198,11 +95,23 @@ class Streamer:
                 layer.activation = _recording_activation(layer.activation, self._local, path)
         self._pairs = list(zip(self.model.weights, model.weights))
         self._functions: dict = {}
+        # An adapted Normalization layer keeps its mean/variance as constants derived from its
+        # variables (`finalize_state`), which assigning the variables does not refresh.
+        self._adapted = [layer for _, layer in iter_layers(self.model)
+                         if isinstance(layer, keras.layers.Normalization)]
+        self._adapted_state = None
 
     def sync(self) -> None:
-        """Copies the user's current weights into the copy."""
+        """Copies the user's current weights into the copy (and refreshes adapted layers)."""
         for dst, src in self._pairs:
             dst.assign(src.value)
+        if self._adapted:
+            state = [np.asarray(v).tobytes() for layer in self._adapted for v in layer.weights]
+            if state != self._adapted_state:
+                for layer in self._adapted:
+                    layer.finalize_state()
+                self._functions.clear()  # the constants are captured by the compiled passes
+                self._adapted_state = state
 
     def forward(self, x) -> dict:
         """Runs the copy on `x`; returns `{(path, 'in'|'out'): tensor}` of this thread."""
@@ -287,16 +196,41 @@ def streamer_for(model: keras.Model, input_paths, output_paths, pre_paths=()) ->
     """The cached `Streamer` of `model` for these taps and the active strategy, synchronised.
 
     Records the inputs of `input_paths`, the outputs of `output_paths` and the pre-activation
-    outputs (`(path, 'pre')`, the output itself for layers without activation) of `pre_paths`,
-    which must also be in `output_paths`.
+    values (`(path, 'pre')`, the output itself for layers without activation) of `pre_paths`.
+    At most `MAX_STREAMERS_PER_MODEL` streamers are kept per model (least recently used first
+    out).
     """
     strategy = tf.distribute.get_strategy()
     key = (tuple(sorted(input_paths)), tuple(sorted(output_paths)), tuple(sorted(pre_paths)),
            strategy)
-    per_model = _STREAMERS.setdefault(model, {})
-    streamer = per_model.get(key)
+    per_model = _STREAMERS.setdefault(model, OrderedDict())
+    streamer = per_model.pop(key, None)
     if streamer is None:
         streamer = Streamer(model, input_paths, output_paths, pre_paths)
-        per_model[key] = streamer
+    per_model[key] = streamer  # most recently used last
+    while len(per_model) > MAX_STREAMERS_PER_MODEL:
+        per_model.popitem(last=False)
     streamer.sync()
     return streamer
+
+
+def release(model: keras.Model | None = None) -> None:
+    """Frees the model copies and compiled passes that `fit_patterns` / `signal_quality` cached.
+
+    They are kept per model (at most 8 per model, least recently used dropped first) so that
+    fitting again does not copy the model or retrace, and are freed automatically when the model
+    is garbage collected. The copies that the explainers (`PatternNet`, `PatternAttribution`,
+    `LRP`) use live in the gradient engine's own cache: free those with
+    `vis.visualization.engine.release(model)`.
+
+    Args:
+        model: The model whose cached copies to free. Defaults to `None` (those of every model).
+
+    Example:
+        >>> patterns = fit_patterns(model, x_train, verbose=False)
+        >>> vis.pattern.release(model)
+    """
+    if model is None:
+        _STREAMERS.clear()
+    else:
+        _STREAMERS.pop(model, None)

@@ -11,16 +11,17 @@ bias*, and:
 - `two_component` (`S_a+-`, alias `relu`), as the authors' reference implementation (iNNvestigate
   1.x `ReLUPositivePattern` / `ReLUNegativePattern`) computes it:
   `a+ = (E+[x y] - E+[x] E[y]) / (w^T (E+[x y] - E+[x] E[y]))`, where `E+` averages over the samples
-  whose forward output (with bias, after the activation; see `_layers.mask_sources`) is `> 0` and
-  `E[y]` over *all* samples. The negative regime `a-` uses the samples with output `<= 0`.
+  whose forward output (with bias, after the activation; the pre-softmax value for a softmax; see
+  `_layers.mask_sources`) is `> 0` and `E[y]` over *all* samples. The negative regime `a-` uses the samples with output `<= 0`.
 
 Every pattern satisfies `w^T a = 1`. Where the denominator is exactly zero the reference's safe
 division `a / (b + (b == 0))` leaves the numerator (a dead neuron, with no sample in its regime, gets
 a zero pattern): finite, never NaN.
 
-The statistics are float64 sums over shifted samples `x - c`, `y - d` (`fit_patterns` uses
-`c = 0` and `d` = the first batch's mean output); the formulas of `LayerStats.numerator` are exact
-for any shift, and shifting `y` by about its mean removes the cancellation of `E[xy] - E[x]E[y]`.
+The statistics are float64 sums over shifted samples `x - c`, `y - d`; the formulas of
+`LayerStats.numerator` are exact for any shift. `fit_patterns` centres every batch with its own
+means while computing the products (so low-precision products do not cancel), converts the batch
+sums exactly to raw float64 sums and stores them with `c = 0`, `d = 0`.
 """
 
 from __future__ import annotations

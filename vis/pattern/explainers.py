@@ -159,9 +159,14 @@ class PatternNet:
     """PatternNet: the signal the network detects, back-projected with the fitted patterns.
 
     Args:
-        model: A Keras ReLU network (Dense/Conv, max-pooling, Flatten, Dropout; softmax allowed on
-            the output layer). Never modified.
+        model: A Keras ReLU network, Sequential or Functional (Dense/Conv, max-pooling, Flatten,
+            Dropout; softmax allowed on the output layer; no preprocessing layers). Never
+            modified.
         patterns: `Patterns` fitted on this model (`fit_patterns`), e.g. `two_component`.
+
+    Raises:
+        TypeError: If `model` is not a Keras model or is subclassed (rebuild it with the
+            Functional API), or `patterns` is not a `Patterns`.
 
     Example:
         >>> patterns = fit_patterns(model, x_train)
@@ -173,9 +178,7 @@ class PatternNet:
     kind = "patternnet"
 
     def __init__(self, model: keras.Model, patterns: Patterns):
-        if not isinstance(model, keras.Model):
-            raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
-        self.model = model
+        self.model = _layers.check_model(model)
         self.modifier = PatternModifier(patterns, self.kind)
 
     def explain(self, seed_input, filter_indices, batch_size: int | None = None) -> np.ndarray:
@@ -202,8 +205,12 @@ class PatternAttribution(PatternNet):
     """PatternAttribution: each kernel layer back-projects `W * A` (attribution of the signal).
 
     Args:
-        model: A Keras ReLU network. Never modified.
+        model: A Keras ReLU network, Sequential or Functional. Never modified.
         patterns: `Patterns` fitted on this model.
+
+    Raises:
+        TypeError: If `model` is not a Keras model or is subclassed, or `patterns` is not a
+            `Patterns`.
 
     Example:
         >>> attribution = PatternAttribution(model, patterns).explain(x_test[:8], y_test[:8])

@@ -157,8 +157,9 @@ class LRP:
     """Layer-wise relevance propagation with the epsilon or alpha-beta rule on every layer.
 
     Args:
-        model: A Keras ReLU network (Dense/Conv, max-pooling, Flatten, Dropout; softmax allowed on
-            the output layer). Never modified.
+        model: A Keras ReLU network, Sequential or Functional (Dense/Conv, max-pooling, Flatten,
+            Dropout; softmax allowed on the output layer; no preprocessing layers). Never
+            modified.
         rule: `'epsilon'` or `'alpha_beta'`. Defaults to `'epsilon'`.
         epsilon: Stabilizer of the epsilon rule (> 0). Defaults to `1e-7`.
         alpha: Alpha of the alpha-beta rule. Defaults to `1`.
@@ -166,6 +167,8 @@ class LRP:
 
     Raises:
         ValueError: Invalid rule parameters (see `LRPModifier`).
+        TypeError: If `model` is not a Keras model or is subclassed (rebuild it with the
+            Functional API).
 
     Example:
         >>> relevance = LRP(model, rule="epsilon").explain(x_test[:8], y_test[:8])
@@ -174,9 +177,7 @@ class LRP:
 
     def __init__(self, model: keras.Model, rule: str = "epsilon", epsilon: float = 1e-7,
                  alpha: float = 1.0, beta: float = 0.0):
-        if not isinstance(model, keras.Model):
-            raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
-        self.model = model
+        self.model = _layers.check_model(model)
         self.modifier = LRPModifier(rule, epsilon, alpha, beta)
 
     def explain(self, seed_input, filter_indices, batch_size: int | None = None):

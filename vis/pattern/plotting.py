@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import keras
 import numpy as np
 
+from vis.pattern import _layers
 from vis.pattern._explain import target_indices
 from vis.pattern.explainers import PatternAttribution, PatternNet
 from vis.pattern.lrp import LRP
@@ -88,6 +89,7 @@ def compare_maps(
 
     Raises:
         ValueError: An unknown method, or a pattern method without `patterns`.
+        TypeError: A subclassed model (rebuild it with the Functional API).
 
     Example:
         >>> maps = compare_maps(model, x_test[:4], y_test[:4], patterns)
@@ -95,6 +97,7 @@ def compare_maps(
     """
     from vis.visualization import visualize_saliency
 
+    _layers.check_model(model)
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"Unknown `methods` {unknown}; valid: {list(METHODS)}.")
@@ -126,8 +129,10 @@ def plot_maps(maps: Mapping[str, np.ndarray], images=None, cmap: str = "seismic"
     per map), so the sign is visible.
 
     Args:
-        maps: `{method: maps}` as returned by `compare_maps` (batches of the same size).
-        images: The input images, shown in the first column. Defaults to `None`.
+        maps: `{method: maps}` as returned by `compare_maps` (batches of the same size, or maps
+            of one sample without a batch axis when `images` is a batch of one).
+        images: The input images (a batch), shown in the first column; maps with one axis fewer
+            than `images` are taken as one sample. Defaults to `None`.
         cmap: A diverging colormap. Defaults to `'seismic'`.
         size: Inches per panel. Defaults to `1.6`.
 
@@ -135,20 +140,30 @@ def plot_maps(maps: Mapping[str, np.ndarray], images=None, cmap: str = "seismic"
         The matplotlib `Figure`.
 
     Raises:
-        ValueError: If `maps` is empty or the batches differ in size.
+        ValueError: If `maps` is empty, the batches differ in size or do not match `images`.
 
     Example:
         >>> fig = plot_maps(compare_maps(model, x[:3], y[:3], patterns), x[:3])
+        >>> fig = plot_maps(compare_maps(model, x[0], 3, patterns), x[:1])
     """
     import matplotlib.pyplot as plt
 
     if not maps:
         raise ValueError("`maps` is empty.")
     arrays = {k: np.asarray(v) for k, v in maps.items()}
+    if images is not None:
+        images = np.asarray(images)
+        # compare_maps on one sample returns maps without a batch axis: add it
+        arrays = {k: v[None] if v.ndim == images.ndim - 1 else v for k, v in arrays.items()}
     sizes = {len(v) for v in arrays.values()}
     if len(sizes) != 1:
         raise ValueError(f"All map batches must have the same size, got {sorted(sizes)}.")
     n = sizes.pop()
+    if images is not None and len(images) != n:
+        raise ValueError(
+            f"`images` has {len(images)} samples but the maps have {n} (pass the batch the maps "
+            "were computed on)."
+        )
     cols = list(arrays) if images is None else ["input", *arrays]
     fig, axes = plt.subplots(n, len(cols), figsize=(size * len(cols), size * n), squeeze=False)
     for i in range(n):

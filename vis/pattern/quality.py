@@ -13,8 +13,9 @@ pseudo-inverse: `w^T d = 0` by construction, so `cov(d, d)` is singular) from st
 moments, and averaged over the layer's neurons (neurons whose `y` has zero variance on the data are
 left out). `S_w(x) = w y / (w^T w)`, `S_a(x) = a y`, and for the two-component estimator
 `S(x) = a+ y` where the neuron's output is positive and `a- y` otherwise (the regimes of
-`fit_patterns`). In-sample, `S_a` scores exactly 1 (`cov(d, y) = 0` by construction), which is why
-the patterns are fitted on the first part of `data` and `rho` is evaluated on the held-out rest.
+`fit_patterns`, where a softmax layer's regime is its pre-softmax value `> 0`). In-sample, `S_a`
+scores exactly 1 (`cov(d, y) = 0` by construction), which is why the patterns are fitted on the
+first part of `data` and `rho` is evaluated on the held-out rest.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ import numpy as np
 import tensorflow as tf
 
 from vis.pattern import _layers
-from vis.pattern._stream import as_dataset, split, streamer_for
+from vis.pattern._data import as_dataset, limit_steps, split
+from vis.pattern._stream import streamer_for
 from vis.pattern.estimators import get_estimator
 from vis.pattern.fit import fit_patterns
 from vis.pattern.patterns import Patterns
@@ -41,8 +43,11 @@ def _eval_sums(model, data, layers, two_component, batch_size, verbose):
     dataset, n_batches = as_dataset(model, data, batch_size, rebatch=True)
     paths = [p for p, _ in layers]
     sources = _layers.mask_sources(model)
-    outputs = set(paths) | {sources[p] for p in paths} if two_component else set()
-    streamer = streamer_for(model, paths, outputs)
+    inputs, outputs, pre = set(paths), set(paths), set()
+    if two_component:  # the regimes of fit_patterns (pre-softmax values for softmax layers)
+        more = _layers.taps(sources, paths)
+        inputs, outputs, pre = inputs | more[0], outputs | more[1], more[2]
+    streamer = streamer_for(model, inputs, outputs, pre)
 
     def rows(rec, path):
         layer = streamer.layers[path]
@@ -50,7 +55,7 @@ def _eval_sums(model, data, layers, two_component, batch_size, verbose):
         kernel = tf.cast(tf.convert_to_tensor(layer.kernel), tf.float64)
         y = tf.matmul(x, tf.reshape(kernel, [-1, kernel.shape[-1]]))
         if two_component:
-            src = tf.reshape(rec[(sources[path], "out")], tf.shape(rec[(path, "out")]))
+            src = tf.reshape(rec[sources[path]], tf.shape(rec[(path, "out")]))
             m = tf.cast(_layers.to_rows(layer, src) > 0, tf.float64)
         else:
             m = tf.ones_like(y)
@@ -144,6 +149,7 @@ def signal_quality(
     batch_size: int = 256,
     verbose: bool = True,
     layers: Sequence[str] | None = None,
+    steps: int | None = None,
 ) -> dict[str, float]:
     """The signal-estimator quality rho(S) of every Dense/Conv layer (Kindermans et al. 2018).
 
@@ -156,10 +162,18 @@ def signal_quality(
     squares has as many regressors as inputs per neuron: use many more held-out samples (patches)
     than that, or rho is biased low by over-fitting.
 
+    The fitting and held-out parts of a dataset are read in two separate passes (`take` /
+    `skip`): a dataset that reshuffles on every pass (`shuffle(...)` with the default
+    `reshuffle_each_iteration=True`) mixes fitted samples into the held-out part and biases rho
+    upwards (towards the in-sample 1 of `S_a`). This cannot be detected through tf.data's public
+    API: shuffle with `reshuffle_each_iteration=False` (or not at all), pass arrays, or fit the
+    patterns yourself and pass `patterns=` with separate evaluation data.
+
     Args:
-        model: A Keras model (never modified).
+        model: A Keras model, Sequential or Functional (never modified).
         data: An array or a `tf.data.Dataset` (of inputs or `(inputs, labels)`; with `holdout > 0`
-            a dataset needs a known cardinality and is split by elements).
+            a dataset needs a known cardinality, and an order that does not change between
+            passes, and is split by elements).
         estimator: `'filter'`, `'linear'` or `'two_component'` / `'relu'`. Defaults to `None`
             (give `estimator` or `patterns`).
         patterns: Fitted `Patterns` to evaluate instead (two-component patterns need their
@@ -172,14 +186,17 @@ def signal_quality(
         layers: Evaluate only these layer paths (the cost per layer grows with the square of
             its inputs per neuron, `D`: one `D x D` pseudo-inverse per neuron). Defaults to `None`
             (every Dense/Conv layer).
+        steps: Use only the first `steps` batches of `data` (elements of a batched dataset,
+            `batch_size` samples otherwise), before the hold-out split; required for an infinite
+            dataset. Defaults to `None` (all of `data`).
 
     Returns:
         `{layer path: rho}` (NaN for a layer whose neurons all have constant outputs).
 
     Raises:
         ValueError: Neither or both of `estimator` and `patterns`, a bad `holdout`, patterns of
-            another model, or the errors of `fit_patterns`.
-        TypeError: `patterns` that is not a `Patterns`.
+            another model, an infinite dataset without `steps`, or the errors of `fit_patterns`.
+        TypeError: `patterns` that is not a `Patterns`, or a subclassed model.
 
     Example:
         >>> rho = {est: signal_quality(model, x_train, estimator=est, verbose=False)
@@ -189,9 +206,9 @@ def signal_quality(
     """
     if (estimator is None) == (patterns is None):
         raise ValueError("Give exactly one of `estimator` (fit on `data`) and `patterns`.")
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
+    _layers.check_model(model)
     layers = _select(_layers.kernel_layers(model), layers)
+    data = limit_steps(model, data, steps, batch_size)
     batch_size = _capped_batch_size(layers, batch_size)
     if patterns is None:
         estimator = get_estimator(estimator)
