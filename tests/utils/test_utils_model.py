@@ -76,3 +76,20 @@ def test_lambda_layers_are_copied_without_unsafe_deserialization():
                            normalize=False)
     np.testing.assert_allclose(g[0], 2 * model.get_layer("out").get_weights()[0][:, 1], rtol=1e-6)
     assert copy_model(model).get_layer("double") is not model.get_layer("double")
+
+
+def test_adapted_normalization_layers_are_copied_with_their_statistics():
+    from vis.visualization import visualize_saliency
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(3.0, 2.0, size=(64, 4)).astype("float32")
+    norm = keras.layers.Normalization(name="norm")
+    norm.adapt(data)
+    inp = keras.Input((4,))
+    model = keras.Model(inp, keras.layers.Dense(2, name="out")(norm(inp)))
+    copy = copy_model(model)
+    np.testing.assert_allclose(copy(data[:5]), model(data[:5]), rtol=1e-5)
+    W = model.get_layer("out").get_weights()[0]
+    g = visualize_saliency(model, -1, 0, data[:2], grad_modifier=None, normalize=False)
+    np.testing.assert_allclose(g, np.tile(W[:, 0] / np.sqrt(norm.variance.numpy().ravel()), (2, 1)),
+                               rtol=1e-4)

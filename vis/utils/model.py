@@ -399,4 +399,9 @@ def copy_model(model: keras.Model) -> keras.Model:
             "models with the Functional API."
         ) from exc
     clone.set_weights(model.get_weights())
+    for _, layer in iter_layers(clone):
+        if isinstance(layer, keras.layers.Normalization) and layer.built:
+            # an adapted Normalization derives its mean/variance tensors from its weights only
+            # in finalize_state(): set_weights alone leaves the copy at mean 0, variance 1
+            layer.finalize_state()
     return clone
