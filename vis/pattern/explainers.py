@@ -197,6 +197,12 @@ class PatternNet:
             ValueError: Unsupported layer or activation (the message names it), missing or
                 mismatched patterns, wrong input shape, index out of range.
             TypeError: `filter_indices` of the wrong type.
+
+        Example:
+            >>> patterns = fit_patterns(model, x_train, verbose=False)
+            >>> signal = PatternNet(model, patterns).explain(x_test[:4], y_test[:4])
+            >>> signal.shape
+            (4, 8, 8, 1)
         """
         return explain_output(self.model, self.modifier, seed_input, filter_indices, batch_size)
 

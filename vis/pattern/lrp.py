@@ -196,5 +196,10 @@ class LRP:
         Raises:
             ValueError: Unsupported layer or activation (named), wrong input, index out of range.
             TypeError: `filter_indices` of the wrong type.
+
+        Example:
+            >>> relevance = LRP(model, rule="epsilon").explain(x_test[:4], y_test[:4])
+            >>> relevance.shape
+            (4, 8, 8, 1)
         """
         return explain_output(self.model, self.modifier, seed_input, filter_indices, batch_size)
