@@ -124,7 +124,9 @@ def integrated_gradients(
             model, chunk_losses, path, backprop_modifier=backprop_modifier, batch_size=per_call
         )
         grads = grads.reshape((len(idx), steps) + x.shape[1:]).astype("float64")
-        avg = np.tensordot(weights, np.moveaxis(grads, 1, 0), axes=1)
+        # a broadcast sum rather than tensordot: BLAS threads left spinning after a matmul
+        # would compete with TensorFlow's own threads for the next chunk's gradients
+        avg = (grads * weights.reshape((1, steps) + (1,) * (x.ndim - 1))).sum(axis=1)
         out[idx] = (x[idx] - base[idx]) * avg
         scores = scores.reshape(len(idx), steps)
         delta[idx] = scores[:, -1] - scores[:, 0]
