@@ -150,7 +150,7 @@ def visualize_cam(
         penultimate_path = find_last_conv_layer(model, before=target_path)
     else:
         penultimate_path, _ = copy.layer(penultimate_layer_idx, "penultimate_layer_idx")
-    penultimate = dict(engine.iter_layers(copy.model))[penultimate_path]
+    penultimate = copy.layers[penultimate_path]
     rank = len(penultimate.output.shape)
     if rank < 3:
         raise ValueError(

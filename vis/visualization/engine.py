@@ -86,6 +86,7 @@ class ModelCopy:
         source: A weak reference to the user's model.
         modifier: The `BackpropModifier` (or `None`).
         overrides: How many gradient overrides the modifier installed.
+        layers: `{path: layer}` of the copy (see `vis.utils.model.iter_layers`).
 
     Raises:
         ValueError: If `model` has several inputs.
@@ -108,7 +109,8 @@ class ModelCopy:
         self.model = copy_model(model)
         self.overrides = modifier.apply(self.model) if modifier is not None else 0
         self.recorder = _Recorder()
-        for path, layer in iter_layers(self.model):
+        self.layers = dict(iter_layers(self.model))  # path -> the copy's layer
+        for path, layer in self.layers.items():
             if isinstance(layer, keras.layers.InputLayer):
                 continue
             record_input = isinstance(layer, keras.layers.Softmax) or (
@@ -171,7 +173,7 @@ class ModelCopy:
                 f"`{param}`: {path!r} is an input layer; choose a layer that computes something "
                 "(for gradients w.r.t. the model input, leave `wrt_tensor=None`)."
             )
-        return path, dict(iter_layers(self.model))[path]
+        return path, self.layers[path]
 
     def channel_axis(self, layer: keras.layers.Layer) -> int:
         """Returns the channel axis of a copy layer's output.
