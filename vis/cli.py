@@ -518,7 +518,7 @@ def _layer_scores(model, layer_path: str, x):
     """
     import numpy as np
 
-    from vis.visualization import engine
+    from vis import engine
 
     copy = engine.get_copy(model)
     path, layer = copy.layer(layer_path, "layer_idx")

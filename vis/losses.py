@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from typing import Any
 
+import keras
 import numpy as np
-import tensorflow as tf
+
+Tensor = Any  # a backend tensor (tf.Tensor, jax.Array or torch.Tensor)
 
 __all__ = ["Loss", "ActivationMaximization", "PerSample", "per_sample", "get", "register"]
 
@@ -91,7 +94,7 @@ class Loss(abc.ABC):
         ...     def __init__(self, layer):
         ...         self.layer = layer
         ...     def call(self, output, target, channel_axis=-1):
-        ...         return -tf.reduce_mean(output, axis=list(range(1, len(output.shape))))
+        ...         return -keras.ops.mean(output, axis=list(range(1, len(output.shape))))
     """
 
     name: str = "loss"
@@ -121,7 +124,7 @@ class Loss(abc.ABC):
         return None
 
     @abc.abstractmethod
-    def call(self, output: tf.Tensor, target: tf.Tensor | None, channel_axis: int = -1) -> tf.Tensor:
+    def call(self, output: Tensor, target: Tensor | None, channel_axis: int = -1) -> Tensor:
         """Computes the per-sample loss from the layer's output (subclasses implement it).
 
         It is traced inside the compiled gradient function: use TensorFlow operations. The
@@ -142,8 +145,8 @@ class Loss(abc.ABC):
         Example:
             >>> class SumLoss(Loss):
             ...     def call(self, output, target, channel_axis=-1):
-            ...         return -tf.reduce_sum(output, axis=-1)
-            >>> SumLoss().call(tf.ones((2, 3)), None).numpy()
+            ...         return -keras.ops.sum(output, axis=-1)
+            >>> keras.ops.convert_to_numpy(SumLoss().call(keras.ops.ones((2, 3)), None))
             array([-3., -3.], dtype=float32)
         """
 
@@ -166,8 +169,8 @@ class Loss(abc.ABC):
         return self
 
     def __call__(
-        self, output: tf.Tensor, target: tf.Tensor | None = None, channel_axis: int = -1
-    ) -> tf.Tensor:
+        self, output: Tensor, target: Tensor | None = None, channel_axis: int = -1
+    ) -> Tensor:
         return self.call(output, target, channel_axis)
 
 
@@ -305,7 +308,7 @@ class ActivationMaximization(Loss):
         """
         return filter_mask(self.filter_indices, n, _units(output_shape, channel_axis))
 
-    def call(self, output: tf.Tensor, target: tf.Tensor | None, channel_axis: int = -1) -> tf.Tensor:
+    def call(self, output: Tensor, target: Tensor | None, channel_axis: int = -1) -> Tensor:
         """Returns minus the masked sum of the (spatially averaged) activations, per sample.
 
         Args:
@@ -320,14 +323,14 @@ class ActivationMaximization(Loss):
         Example:
             >>> loss = ActivationMaximization("predictions", 3)
             >>> mask = loss.target(1, (None, 4))
-            >>> loss.call(tf.constant([[1.0, 2.0, 3.0, 4.0]]), tf.constant(mask)).numpy()
+            >>> keras.ops.convert_to_numpy(loss.call(keras.ops.array([[1.0, 2.0, 3.0, 4.0]]), mask))
             array([-4.], dtype=float32)
         """
         rank = len(output.shape)
         if rank > 2:
             axes = list(range(2, rank)) if channel_axis == 1 else list(range(1, rank - 1))
-            output = tf.reduce_mean(output, axis=axes)
-        return -tf.reduce_sum(output * tf.cast(target, output.dtype), axis=1)
+            output = keras.ops.mean(output, axis=axes)
+        return -keras.ops.sum(output * keras.ops.cast(target, output.dtype), axis=1)
 
 
 _REGISTRY: dict[str, type] = {"activation_maximization": ActivationMaximization}

@@ -103,22 +103,31 @@ def test_batch_size_is_passed_only_to_explainers_that_accept_it(mlp, xy):
                                   explainers.gradient(mlp, x, y))
 
 
-def test_registry(monkeypatch):
-    monkeypatch.setattr(explainers, "_REGISTRY", dict(explainers._REGISTRY))
+def test_registry():
+    """The sanity checks use the one method registry: canonical names, aliases, callables."""
+    from vis import methods
+
     assert set(explainers.names()) >= {
         "gradient", "guided_backprop", "deconvnet", "smoothgrad", "integrated_gradients",
-        "gradient_x_input", "gradcam", "guided_gradcam", "patternnet", "patternattribution", "lrp",
+        "gradient_x_input", "gradcam", "guided_gradcam", "patternnet", "patternattribution",
+        "lrp_epsilon",
     }
     assert explainers.get("gradient") is explainers.gradient
+    assert explainers.get("guided") is explainers.get("guided_backprop")  # old spelling
+    assert explainers.get("lrp").method.name == "lrp_epsilon"
 
     def mine(model, x, y):
         return x
 
     assert explainers.get(mine) is mine
     explainers.register("mine", mine)
-    assert explainers.get("mine") is mine
+    try:
+        assert explainers.get("mine").method.raw is mine
+        assert "mine" in methods.names()
+    finally:
+        methods.unregister("mine")
     with pytest.raises(ValueError, match="Valid names: .*guided_backprop"):
-        explainers.get("guided")
+        explainers.get("guidedd")
     with pytest.raises(TypeError):
         explainers.get(42)
     with pytest.raises(TypeError):

@@ -186,8 +186,9 @@ def test_gradient_function_compiled_once_across_steps(data):
     model, x, y = data
     model_randomization_test(model, x, y, "gradient", verbose=False, metrics=("spearman",))
     work = randomization_module._WORKSPACES[model].model
-    functions = engine.get_copy(work, None)._functions
-    wrt_input = [f for key, f in functions.items() if key[1] is None]  # (Grad-CAM: wrt conv2)
+    functions = engine.get_copy(work, None).functions
+    wrt_input = [f for key, f in functions.items()
+                 if key[0] == "gradients" and key[2] is None]  # (Grad-CAM: wrt conv2)
     assert len(wrt_input) == 1
     fn = wrt_input[0]
     traces = fn.experimental_get_tracing_count()
@@ -235,8 +236,8 @@ def test_summary_and_plot(data):
 
 def test_argument_errors(data):
     model, x, y = data
-    with pytest.raises(ValueError, match="guided_backprop"):
-        model_randomization_test(model, x, y, "guided", verbose=False)
+    with pytest.raises(ValueError, match="guided_backprop"):  # "guided" is an alias now
+        model_randomization_test(model, x, y, "guided_backprop_", verbose=False)
     with pytest.raises(ValueError, match="mode"):
         model_randomization_test(model, x, y, "gradient", mode="top_down", verbose=False)
     with pytest.raises(ValueError, match="target"):

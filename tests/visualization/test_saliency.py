@@ -215,8 +215,8 @@ def test_no_retracing_across_calls():
     for n, k in [(1, 0), (5, 1), (3, [0, 2]), (1, 2)]:
         visualize_saliency(model, -1, k, rng.normal(size=(n, 6)).astype("float32"))
     copy = engine.get_copy(model, None)
-    assert len(copy._functions) == 1
-    (fn,) = copy._functions.values()
+    assert len(copy.functions) == 1
+    (fn,) = copy.functions.values()
     assert fn.experimental_get_tracing_count() == 1
 
 
@@ -243,14 +243,14 @@ def test_steering_regressor_increase_decrease_maintain():
 
 
 def test_copy_cache_is_bounded_and_releasable():
-    from vis import backprop_modifiers
-    from vis.visualization import engine
+    import vis
+    from vis import backprop_modifiers, copies
 
     model, *_ = dense_relu()
     x = np.ones((1, 6), "float32")
-    for i in range(engine.MAX_COPIES_PER_MODEL + 3):
+    for i in range(copies.MAX_COPIES_PER_MODEL + 3):
         modifier = backprop_modifiers.ActivationModifier(backprop_modifiers.guided, f"g{i}")
         visualize_saliency(model, -1, 0, x, backprop_modifier=modifier)
-    assert len(engine._COPIES[model]) == engine.MAX_COPIES_PER_MODEL
-    engine.release(model)
-    assert model not in engine._COPIES
+    assert len(copies.copies_of(model)) == copies.MAX_COPIES_PER_MODEL
+    vis.release(model)
+    assert copies.copies_of(model) == []

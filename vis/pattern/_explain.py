@@ -5,10 +5,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from vis import engine
 from vis.backprop_modifiers import BackpropModifier
 from vis.losses import ActivationMaximization, PerSample
 from vis.pattern import _layers
-from vis.visualization import engine
 
 __all__ = ["target_indices", "explain_output"]
 

@@ -221,7 +221,7 @@ def release(model: keras.Model | None = None) -> None:
     fitting again does not copy the model or retrace, and are freed automatically when the model
     is garbage collected. The copies that the explainers (`PatternNet`, `PatternAttribution`,
     `LRP`) use live in the gradient engine's own cache: free those with
-    `vis.visualization.engine.release(model)`.
+    `vis.engine.release(model)`.
 
     Args:
         model: The model whose cached copies to free. Defaults to `None` (those of every model).

@@ -11,7 +11,7 @@ gives `y_k * a_k` and `y_k * (w_k * a_k)`.
 
 It is implemented as a `vis.backprop_modifiers.BackpropModifier` whose overrides replace, in a
 *copy* of the model, the input-gradient of each kernel layer's linear map (`tf.custom_gradient`;
-the forward values are unchanged), and the shared engine (`vis.visualization.engine.gradients`)
+the forward values are unchanged), and the shared engine (`vis.engine.gradients`)
 computes `d y_k / d x` with it; the explainers multiply by `y_k`.
 
 Differences from iNNvestigate, by design: iNNvestigate rescales the backward signal at "bottleneck"

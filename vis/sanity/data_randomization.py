@@ -16,12 +16,12 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from vis import engine
 from vis.sanity import _common, _layout
 from vis.sanity.reinit import derive_seed
 from vis.sanity.result import Result
 from vis.utils.compiled import compile_function
 from vis.utils.model import ends_in_softmax, resolve_layer
-from vis.visualization import engine
 
 __all__ = ["data_randomization_test"]
 

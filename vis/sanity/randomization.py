@@ -29,12 +29,12 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from vis import engine
 from vis.sanity import _common, _layout
 from vis.sanity.reinit import randomization_steps, reinitialize_layer
 from vis.sanity.result import Result
 from vis.utils.compiled import compile_function
 from vis.utils.model import copy_model, iter_layers
-from vis.visualization import engine
 
 __all__ = ["model_randomization_test"]
 

@@ -7,23 +7,8 @@ import warnings
 import numpy as np
 
 from vis import grad_modifiers
+from vis.errors import ZeroMapWarning
 from vis.utils.image import normalize as _normalize
-
-
-class ZeroMapWarning(UserWarning):
-    """Warned when a map is legitimately all zero (dead units, a Grad-CAM zeroed by its ReLU, ...).
-
-    The `visualize_*` functions return such maps as zeros (never NaN) and emit this warning,
-    naming the samples concerned, also when a `grad_modifier` (e.g. `'relu'`) empties a
-    non-zero map. Filter it with the `warnings` module to silence it or to make it an error.
-
-    Example:
-        >>> import warnings
-        >>> from vis.visualization import ZeroMapWarning, visualize_cam
-        >>> with warnings.catch_warnings():
-        ...     warnings.simplefilter("ignore", ZeroMapWarning)
-        ...     cams = visualize_cam(model, -1, 3, x)
-    """
 
 
 def warn_if_zero(raw: np.ndarray, what: str) -> None:

@@ -16,9 +16,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vis import engine
 from vis.losses import ActivationMaximization
 from vis.utils.model import model_channel_axis
-from vis.visualization import engine
 from vis.visualization.smoothgrad import _check_positive_int
 
 __all__ = ["visualize_activation", "total_variation", "lp_norm"]

@@ -8,9 +8,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from vis import engine
 from vis.losses import ActivationMaximization
+from vis.methods.gradient_x_input import gradient_x_input_of
 from vis.utils.model import model_channel_axis
-from vis.visualization import engine
 from vis.visualization._postprocess import finish, warn_if_zero
 
 __all__ = ["visualize_gradient_x_input"]
@@ -51,8 +52,7 @@ def visualize_gradient_x_input(
     """
     x, single = engine.prepare_input(model, seed_input)
     loss = ActivationMaximization(layer_idx, filter_indices)
-    _, grads = engine.gradients(model, [(loss, 1.0)], x, backprop_modifier=backprop_modifier,
-                                batch_size=batch_size)
-    raw = grads * x
+    raw = gradient_x_input_of(model, [(loss, 1.0)], x, modifier=backprop_modifier,
+                              batch_size=batch_size)
     warn_if_zero(raw, "gradient x input map")
     return finish(raw, single, grad_modifier, keepdims, normalize, model_channel_axis(model))

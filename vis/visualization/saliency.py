@@ -1,4 +1,4 @@
-"""Gradient saliency maps (Simonyan et al. 2014), keras-vis style.
+"""Gradient saliency maps (Simonyan et al. 2014), keras-vis style: thin wrappers of `vis.methods`.
 
 Paper: "Deep Inside Convolutional Networks: Visualising Image Classification Models and Saliency
 Maps", https://arxiv.org/abs/1312.6034. The map of sample `i` is `d score_i / d x_i`, where the
@@ -13,9 +13,10 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from vis import engine
 from vis.losses import ActivationMaximization, Loss
+from vis.methods.gradient import gradient_of
 from vis.utils.model import model_channel_axis
-from vis.visualization import engine
 from vis.visualization._postprocess import finish, warn_if_zero
 
 __all__ = ["visualize_saliency", "visualize_saliency_with_losses"]
@@ -82,10 +83,8 @@ def visualize_saliency_with_losses(
     """
     losses = _check_losses(losses)
     x, single = engine.prepare_input(model, seed_input)
-    _, raw = engine.gradients(
-        model, losses, x, wrt_tensor=wrt_tensor, backprop_modifier=backprop_modifier,
-        batch_size=batch_size,
-    )
+    raw = gradient_of(model, losses, x, wrt=wrt_tensor, modifier=backprop_modifier,
+                      batch_size=batch_size)
     warn_if_zero(raw, "gradient")
     return finish(raw, single, grad_modifier, keepdims, normalize, model_channel_axis(model))
 

@@ -1,0 +1,433 @@
+"""The one model-copy mechanism of vis: structural copies with taps, run on the user's weights.
+
+Everything in vis that needs more than the user's model's own forward pass (gradient overrides,
+intermediate activations, per-layer statistics, randomized weights) works on a *copy*: new layer
+objects built from the layers' configs, so that the user's model, its layers, activations and
+attributes are never modified.
+
+- `copy_model(model)`: a detached structural copy with the weights copied in.
+- `ModelCopy`: a copy with a backprop modifier applied and *taps* on every layer. Its `forward`
+  runs the copy statelessly on the user's current weights (`keras.Model.stateless_call`): no
+  weights are copied per call, a model trained further is explained as it is now, and the same
+  code runs on the TensorFlow, JAX and PyTorch backends. During a forward pass the taps record,
+  in thread-local storage, every layer's input, output and pre-activation value, and can change
+  a layer's output (`hooks`: how gradients w.r.t. intermediate layers are taken).
+- `get_copy` / `cached`: one weak-keyed cache per user model, bounded and least recently used
+  first out, shared by the engine, `vis.pattern`, `vis.pss` and `vis.sanity`; `release` frees it.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import numpy as np
+
+from vis.utils.model import (
+    channel_axis,
+    copy_model,
+    ends_in_softmax,
+    iter_layers,
+    model_channel_axis,
+    resolve_layer,
+    terminal_layer,
+)
+
+__all__ = ["ModelCopy", "copy_model", "get_copy", "cached", "release", "MAX_COPIES_PER_MODEL",
+           "PRE", "INPUT"]
+
+# Copies kept per user model (one per backprop modifier and per consumer), least recently used
+# dropped first: PatternNet modifiers with new patterns, one per sanity-check step, each need one.
+MAX_COPIES_PER_MODEL = 8
+
+PRE = ":pre"  # key suffix: a layer's pre-activation value (a softmax layer's logits)
+INPUT = ":input"  # key suffix: a layer's (first) input
+PRE_SOFTMAX = PRE  # the name the engine used before
+
+
+class _Taps(threading.local):
+    """The per-thread recording state of one copy (a `MirroredStrategy` traces per thread)."""
+
+    rec: dict | None = None
+    hooks: dict | None = None
+    calls: dict | None = None
+
+
+def _tapped_call(call: Callable, taps: _Taps, path: str, input_is_pre: bool) -> Callable:
+    def wrapped(*args, **kwargs):
+        rec = taps.rec
+        if rec is None:  # not inside `ModelCopy.forward`: a plain call
+            return call(*args, **kwargs)
+        first = args[0] if args else kwargs.get("inputs")
+        rec[path + INPUT] = first
+        if input_is_pre:
+            rec[path + PRE] = first
+        out = call(*args, **kwargs)
+        hook = taps.hooks.get(path)
+        if hook is not None:
+            out = hook(out)
+        taps.calls[path] = taps.calls.get(path, 0) + 1
+        rec[path] = out
+        return out
+
+    return wrapped
+
+
+def _tapped_activation(activation: Callable, taps: _Taps, path: str) -> Callable:
+    def wrapped(z, *args, **kwargs):
+        if taps.rec is not None:
+            taps.rec[path + PRE] = z
+        return activation(z, *args, **kwargs)
+
+    wrapped.__name__ = getattr(activation, "__name__", "activation")
+    return wrapped
+
+
+def _live_normalization_call(layer: keras.layers.Normalization) -> Callable:
+    """A Normalization call that reads mean and variance from its variables at every call.
+
+    An adapted Normalization keeps them as constants computed in `finalize_state()`; a copy run
+    statelessly on the user's variables would otherwise keep the values of the copy's creation
+    and miss a later `adapt()` of the user's layer.
+    """
+    original = layer.call
+
+    def call(inputs, *args, **kwargs):
+        if getattr(layer, "input_mean", None) is not None or not hasattr(layer, "adapt_mean"):
+            return original(inputs, *args, **kwargs)
+        shape = layer._broadcast_shape
+        dtype = layer.compute_dtype
+        mean = keras.ops.cast(keras.ops.reshape(layer.adapt_mean, shape), dtype)
+        variance = keras.ops.cast(keras.ops.reshape(layer.adapt_variance, shape), dtype)
+        inputs = keras.ops.cast(inputs, dtype)
+        scale = keras.ops.maximum(keras.ops.sqrt(variance), keras.config.epsilon())
+        if layer.invert:
+            return mean + inputs * scale
+        return (inputs - mean) / scale
+
+    return call
+
+
+class ModelCopy:
+    """A copy of a user model with a backprop modifier and taps, run on the user's weights.
+
+    Use `get_copy(model, backprop_modifier)` rather than the constructor: copies are cached.
+
+    Args:
+        model: The user's Keras model (never modified).
+        modifier: A `vis.backprop_modifiers.BackpropModifier` applied to the copy, or `None`.
+
+    Attributes:
+        model: The copied `keras.Model` (owned by vis; its own variables are only used by
+            `sync`, for consumers that change them, such as the sanity checks).
+        source: A weak reference to the user's model.
+        modifier: The backprop modifier (or `None`).
+        overrides: How many gradient overrides the modifier installed.
+        layers: `{path: layer}` of the copy (see `vis.utils.model.iter_layers`).
+        functions: An LRU dict of compiled functions built on this copy (see `vis.engine`).
+
+    Raises:
+        TypeError: If `model` cannot be copied (subclassed models) or the copy's weights do not
+            line up with the model's.
+
+    Example:
+        >>> copy = get_copy(model, "guided")
+        >>> copy.model is model, copy.overrides
+        (False, 3)
+    """
+
+    def __init__(self, model: keras.Model, modifier=None):
+        self.source = weakref.ref(model)
+        self.modifier = modifier
+        self.model = copy_model(model)
+        self.overrides = modifier.apply(self.model) if modifier is not None else 0
+        self._taps = _Taps()
+        self.layers = dict(iter_layers(self.model))
+        for path, layer in self.layers.items():
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            if isinstance(layer, keras.layers.Normalization):
+                layer.call = _live_normalization_call(layer)
+            input_is_pre = isinstance(layer, keras.layers.Softmax) or (
+                isinstance(layer, keras.layers.Activation) and ends_in_softmax(layer)
+            )
+            layer.call = _tapped_call(layer.call, self._taps, path, input_is_pre)
+            if not input_is_pre and getattr(layer, "activation", None) is not None and not (
+                isinstance(layer, keras.layers.Activation)
+            ):
+                layer.activation = _tapped_activation(layer.activation, self._taps, path)
+        self._check_alignment(model)
+        self.functions: OrderedDict[Any, Any] = OrderedDict()
+        self.default_channel_axis = model_channel_axis(model)
+
+    def _check_alignment(self, model: keras.Model) -> None:
+        for mine, theirs, what in (
+            (self.model.trainable_variables, model.trainable_variables, "trainable"),
+            (self.model.non_trainable_variables, model.non_trainable_variables, "non-trainable"),
+        ):
+            if [tuple(v.shape) for v in mine] != [tuple(v.shape) for v in theirs]:
+                raise TypeError(
+                    f"Could not copy model {model.name!r}: its {what} weights do not line up "
+                    "with the copy's."
+                )
+
+    # --- running the copy ------------------------------------------------------------------
+
+    def variables(self) -> tuple[list, list]:
+        """The user's model's current `(trainable, non_trainable)` variables, copy order.
+
+        Returns:
+            Two lists of `keras.Variable`s of the user's model.
+
+        Raises:
+            ReferenceError: If the user's model has been garbage collected.
+        """
+        source = self.source()
+        if source is None:
+            raise ReferenceError("The model of this copy has been garbage collected.")
+        return list(source.trainable_variables), list(source.non_trainable_variables)
+
+    def forward(self, values, inputs, hooks: dict | None = None, training: bool = False):
+        """Runs the copy on `inputs` with the weights `values`; returns `(outputs, recorded)`.
+
+        Backend-neutral (`keras.Model.stateless_call`): call it inside a compiled function with
+        `values` read from `variables()` (TensorFlow: the variables' values inside the graph;
+        JAX: arrays passed to the jitted function).
+
+        Args:
+            values: `(trainable, non_trainable)` tensors, in the order of `variables()`.
+            inputs: The model's input(s): one tensor, or a list matching `model.inputs`.
+            hooks: `{path: fn}`: the output of layer `path` is replaced by `fn(output)` (e.g. to
+                watch it on a gradient tape). Defaults to `None`.
+            training: The `training` flag of the call. Defaults to `False`.
+
+        Returns:
+            `(outputs, recorded)`: the model's outputs and `{key: tensor}` with every layer's
+            output (`path`), input (`path + INPUT`) and pre-activation value (`path + PRE`: a
+            softmax layer's logits).
+
+        Raises:
+            ValueError: If a requested hook's layer is called several times (a shared layer).
+        """
+        taps = self._taps
+        taps.rec, taps.hooks, taps.calls = {}, dict(hooks or {}), {}
+        try:
+            outputs, _ = self.model.stateless_call(
+                list(values[0]), list(values[1]), inputs, training=training
+            )
+            rec, calls = taps.rec, taps.calls
+        finally:
+            taps.rec = taps.hooks = taps.calls = None
+        shared = sorted(p for p, n in calls.items() if n > 1)
+        rec["__shared__"] = shared
+        return outputs, rec
+
+    def sync(self) -> None:
+        """Copies the user's current weights into the copy's own variables.
+
+        Only consumers that run `model` itself with its own variables need it (the sanity
+        checks randomize them); `forward` reads the user's weights directly.
+
+        Example:
+            >>> copy = get_copy(model)
+            >>> copy.sync()
+        """
+        trainable, non_trainable = self.variables()
+        for dst, src in zip(self.model.trainable_variables + self.model.non_trainable_variables,
+                            trainable + non_trainable):
+            dst.assign(src.value)
+
+    # --- looking layers up -----------------------------------------------------------------
+
+    def layer(self, layer_id, param: str = "layer_idx") -> tuple[str, keras.layers.Layer]:
+        """Resolves `layer_id` on the *user's* model and returns `(path, copy's layer)`.
+
+        A nested single-output model resolves to the inner layer computing its output.
+
+        Args:
+            layer_id: An index, name, nested path, layer object or layer output of the user's
+                model (see `vis.utils.model.resolve_layer`).
+            param: The argument name used in error messages. Defaults to `"layer_idx"`.
+
+        Returns:
+            `(path, layer)`: the layer's path and the copy's layer at that path.
+
+        Raises:
+            ValueError: If no such layer exists or it is an input layer.
+            TypeError: If `layer_id` is of an unsupported type.
+
+        Example:
+            >>> path, layer = get_copy(model).layer(-1)
+            >>> path, layer is model.layers[-1]
+            ('predictions', False)
+        """
+        source = self.source()
+        path, layer = terminal_layer(*resolve_layer(source, layer_id, param))
+        if isinstance(layer, keras.layers.InputLayer):
+            raise ValueError(
+                f"`{param}`: {path!r} is an input layer; choose a layer that computes something "
+                "(for gradients w.r.t. the model input, leave `wrt_tensor=None`)."
+            )
+        return path, self.layers[path]
+
+    def channel_axis(self, layer: keras.layers.Layer) -> int:
+        """Returns the channel axis of a copy layer's output (`1` or `-1`).
+
+        Layers without a data format (ReLU, Add, ...) follow the model's input format.
+
+        Args:
+            layer: A layer of the copy.
+
+        Returns:
+            `1` for channels-first, `-1` for channels-last.
+
+        Example:
+            >>> copy = get_copy(model)
+            >>> copy.channel_axis(copy.layer("conv2")[1])
+            -1
+        """
+        return channel_axis(layer, default=self.default_channel_axis)
+
+
+# --- the cache ---------------------------------------------------------------------------------
+
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LOCK = threading.RLock()
+
+
+def cached(model: keras.Model, key: Any, factory: Callable[[], Any]) -> Any:
+    """The object cached for `(model, key)`, made by `factory()` on first use.
+
+    One bounded cache per user model (at most `MAX_COPIES_PER_MODEL` entries, least recently
+    used dropped first), freed with the model or by `release`. Every consumer of copies (the
+    engine, `vis.pattern`, `vis.pss`, `vis.sanity`) keeps its copies here.
+
+    Args:
+        model: The user's model (weakly referenced).
+        key: A hashable key, unique per consumer and configuration.
+        factory: Builds the object.
+
+    Returns:
+        The cached object.
+
+    Example:
+        >>> copy = cached(model, ("mine",), lambda: ModelCopy(model))
+        >>> cached(model, ("mine",), lambda: None) is copy
+        True
+    """
+    with _LOCK:
+        per_model = _CACHE.get(model)
+        if per_model is None:
+            per_model = _CACHE[model] = OrderedDict()
+        obj = per_model.pop(key, None)
+    if obj is None:
+        obj = factory()
+    with _LOCK:
+        per_model[key] = obj  # most recently used last
+        while len(per_model) > MAX_COPIES_PER_MODEL:
+            per_model.popitem(last=False)
+    return obj
+
+
+def get_copy(model: keras.Model, backprop_modifier=None) -> ModelCopy:
+    """The cached `ModelCopy` of `model` for `backprop_modifier` (built on first use).
+
+    A modifier that overrides nothing in the model (e.g. `'guided'` on a model without
+    rectifiers) triggers a `UserWarning` on every call: the map would be the vanilla gradient.
+
+    Args:
+        model: The user's Keras model (never modified).
+        backprop_modifier: Anything `vis.backprop_modifiers.get` accepts. Defaults to `None`.
+
+    Returns:
+        The `ModelCopy`.
+
+    Raises:
+        TypeError: If `model` is not a `keras.Model`, cannot be copied, or `backprop_modifier`
+            is of an unsupported type.
+        ValueError: For an unknown modifier name.
+
+    Example:
+        >>> copy = get_copy(model, "guided")
+        >>> get_copy(model, "guided") is copy, get_copy(model) is copy
+        (True, False)
+    """
+    from vis import backprop_modifiers
+
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
+    modifier = backprop_modifiers.get(backprop_modifier)
+    key = ("engine", None if modifier is None else modifier.cache_key)
+    copy = cached(model, key, lambda: ModelCopy(model, modifier))
+    if modifier is not None and copy.overrides == 0:
+        warnings.warn(
+            f"backprop_modifier {modifier.name!r} found nothing to override in model "
+            f"{model.name!r}: it changes nothing and the map equals the vanilla gradient.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return copy
+
+
+def copies_of(model: keras.Model) -> list:
+    """The objects cached for `model` (least recently used first); for tests and diagnostics.
+
+    Args:
+        model: The user's model.
+
+    Returns:
+        A list (empty when nothing is cached).
+    """
+    with _LOCK:
+        return list(_CACHE.get(model, {}).values())
+
+
+def release(model: keras.Model | None = None) -> None:
+    """Frees every copy and compiled function vis keeps for `model` (for every model if `None`).
+
+    They are also freed automatically when the model is garbage collected. Call it after
+    changing a model's architecture in place (e.g. setting `layer.activation`): copies are
+    built once from the layers' configs and do not see such changes.
+
+    Args:
+        model: The user's model. Defaults to `None` (every model).
+
+    Example:
+        >>> import vis
+        >>> vis.release(model)
+    """
+    with _LOCK:
+        if model is None:
+            _CACHE.clear()
+        else:
+            _CACHE.pop(model, None)
+
+
+def weights_digest(model: keras.Model) -> str:
+    """A hex digest of a model's weights (for tests that check a model is untouched).
+
+    Args:
+        model: A Keras model.
+
+    Returns:
+        A SHA-256 hex digest of all weight values, shapes and dtypes, in order.
+
+    Example:
+        >>> before = weights_digest(model)
+        >>> _ = get_copy(model)
+        >>> weights_digest(model) == before
+        True
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    for w in model.weights:
+        a = np.asarray(keras.ops.convert_to_numpy(w.value))
+        h.update(str((a.shape, a.dtype.str)).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()

@@ -1,0 +1,494 @@
+"""The engine every method shares: compiled gradients, scores and activations on model copies.
+
+Three compiled passes over a `vis.copies.ModelCopy` of the user's model (the copy carries the
+backprop modifier and the taps; it runs on the user's current weights):
+
+- `gradients(model, losses, x, ...)`: per-sample scores `-sum_j weight_j * loss_j` and their
+  gradients w.r.t. the input or a layer's output.
+- `scores(model, losses, x)`: the same scores, forward only (perturbation methods, metrics).
+- `activations(model, x, layers)`: any layers' outputs (or pre-softmax logits).
+
+Each is compiled once per (copy, losses' `cache_key`s, layers) with a `None` batch dimension, so
+new inputs, batch sizes or targets never retrace; targets and loss weights are run-time inputs.
+The backend-specific parts (compiling, differentiating) live in `vis.backend`; this module is
+written in `keras.ops` and NumPy. The user's model is never modified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+
+from vis import backend as _backend
+from vis.copies import PRE, ModelCopy, get_copy, release
+from vis.losses import Loss
+from vis.utils.model import ends_in_softmax, output_shape, resolve_layer
+
+__all__ = ["gradients", "scores", "activations", "prepare_input", "resolve_wrt", "get_copy",
+           "release", "ModelCopy", "PRE_SOFTMAX", "MAX_FUNCTIONS_PER_COPY", "check_batch_size"]
+
+PRE_SOFTMAX = PRE
+# Compiled functions kept per copy (one per distinct set of losses / layers).
+MAX_FUNCTIONS_PER_COPY = 32
+
+
+# --- inputs ------------------------------------------------------------------------------------
+
+
+def prepare_input(model: keras.Model, seed_input, param: str = "seed_input") -> tuple[np.ndarray, bool]:
+    """Validates `seed_input` against the model's input and adds a batch axis if needed.
+
+    Args:
+        model: The Keras model.
+        seed_input: One sample (no batch axis) or a batch.
+        param: Name used in error messages. Defaults to `"seed_input"`.
+
+    Returns:
+        `(batch, single)`: a float array with a batch axis, and whether the input was one sample.
+
+    Raises:
+        ValueError: On a wrong rank or shape, NaN/inf values, an empty batch, or a model that
+            is not built or has several inputs.
+        TypeError: If `model` is not a Keras model, or the input cannot be converted to a real
+            numeric array.
+
+    Example:
+        >>> batch, single = prepare_input(model, x[0])
+        >>> batch.shape, single
+        ((1, 8, 8, 1), True)
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    if not inputs:
+        raise ValueError(
+            f"`model` {model.name!r} is not built: give it an `keras.Input` (or call it on data) "
+            "before explaining it."
+        )
+    if len(inputs) != 1:
+        raise ValueError(f"`model` has {len(inputs)} inputs; vis explains single-input models.")
+    try:
+        x = np.asarray(seed_input)
+    except Exception as exc:
+        raise TypeError(f"`{param}` must be array-like, got {type(seed_input).__name__}.") from exc
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise TypeError(f"`{param}` must hold real numbers, got dtype {x.dtype}.")
+    expected = tuple(model.inputs[0].shape)
+    dtype = np.dtype(model.inputs[0].dtype)
+    if x.ndim == len(expected) - 1:
+        x, single = x[None], True
+    elif x.ndim == len(expected):
+        single = False
+    else:
+        raise ValueError(
+            f"`{param}` has shape {x.shape}, but the model expects one sample of shape "
+            f"{expected[1:]} or a batch of shape {expected}."
+        )
+    for got, want in zip(x.shape[1:], expected[1:]):
+        if want is not None and got != want:
+            raise ValueError(
+                f"`{param}` has shape {x.shape}, but the model expects one sample of shape "
+                f"{expected[1:]} or a batch of shape {expected}."
+            )
+    if x.shape[0] == 0:
+        raise ValueError(f"`{param}` is an empty batch.")
+    x = x.astype(dtype if np.issubdtype(dtype, np.floating) else "float32", copy=False)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"`{param}` contains NaN or inf values; explanations need finite input.")
+    return x, single
+
+
+def check_batch_size(batch_size) -> int | None:
+    """`batch_size` as a positive int, or `None`.
+
+    Raises:
+        ValueError: For anything else (booleans included).
+    """
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be a positive int or None, got {batch_size!r}.")
+    return int(batch_size)
+
+
+_check_batch_size = check_batch_size
+
+
+def _as_list(x) -> tuple[list[np.ndarray], bool]:
+    if isinstance(x, (list, tuple)):
+        return list(x), True
+    return [x], False
+
+
+def _chunks(n: int, batch_size: int | None):
+    step = n if batch_size is None else check_batch_size(batch_size)
+    for start in range(0, n, step):
+        yield slice(start, start + step)
+
+
+def _input_specs(B, copy: ModelCopy) -> list:
+    source = copy.source()
+    return [B.spec((None,) + tuple(t.shape[1:]), t.dtype) for t in source.inputs]
+
+
+def _single(value, key: str):
+    """A layer's recorded output; a one-element list (single-output sub-model) is unwrapped."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            raise ValueError(
+                f"Layer {key!r} has {len(value)} outputs; vis explains single-output layers."
+            )
+        return value[0]
+    return value
+
+
+class _TraceProblems:
+    """Errors found while tracing, raised after the compiled call.
+
+    Raised inside a `tf.function`, they would come back wrapped in TensorFlow's "in user code"
+    traceback text; the compiled function records them and `check` raises them cleanly.
+    """
+
+    def __init__(self):
+        self.messages: list[str] = []
+
+    def check(self) -> None:
+        if self.messages:
+            raise ValueError(self.messages[0])
+
+
+def _recorded(rec: dict, key: str, problems: _TraceProblems):
+    if key.split(":")[0] in rec["__shared__"]:
+        problems.messages.append(
+            f"Layer {key.split(':')[0]!r} is called more than once in the model (a shared "
+            "layer): its output is ambiguous; explain another layer."
+        )
+    if key not in rec:
+        problems.messages.append(
+            f"Layer {key.split(':')[0]!r} is not used when the model computes its output: "
+            "there is nothing to explain there."
+        )
+        return None
+    return _single(rec[key], key)
+
+
+def _function(copy: ModelCopy, key, build):
+    """The compiled function cached on `copy` under `key` (built on first use; LRU)."""
+    fns = copy.functions
+    fn = fns.pop(key, None)
+    if fn is None:
+        fn = build()
+    fns[key] = fn  # most recently used last
+    while len(fns) > MAX_FUNCTIONS_PER_COPY:
+        fns.popitem(last=False)
+    return fn
+
+
+# --- losses -> run-time targets ----------------------------------------------------------------
+
+
+def _loss_specs(copy: ModelCopy, losses: Sequence[tuple[Loss, float]], n: int, B):
+    """For each loss: `(loss, key, channel axis, target spec)`, and the run-time targets."""
+    specs, targets = [], []
+    for loss, _ in losses:
+        path, layer = copy.layer(loss.layer, "layer_idx")
+        key = path + PRE if (loss.pre_softmax and ends_in_softmax(layer)) else path
+        caxis = copy.channel_axis(layer)
+        target = loss.target(n, output_shape(layer), caxis)
+        spec = None
+        if target is not None:
+            target = np.asarray(target)
+            targets.append(target)
+            spec = B.spec((None,) + target.shape[1:], target.dtype)
+        specs.append((loss, key, caxis, spec is not None or target is not None, spec))
+    return specs, targets
+
+
+def _score(specs, rec, weights, targets, problems):
+    targets = list(targets)
+    score = None
+    for i, (loss, key, caxis, has_target, _) in enumerate(specs):
+        t = targets.pop(0) if has_target else None
+        out = _recorded(rec, key, problems)
+        if out is None:
+            continue
+        value = loss(out, t, caxis)
+        value = -keras.ops.cast(weights[i], value.dtype) * value
+        score = value if score is None else score + value
+    return score
+
+
+# --- gradients ---------------------------------------------------------------------------------
+
+
+def resolve_wrt(copy: ModelCopy, wrt_tensor) -> str | None:
+    """Returns the path of the layer whose output is `wrt_tensor` (`None`: the model input).
+
+    Args:
+        copy: The `ModelCopy` of the user's model.
+        wrt_tensor: `None`, or a layer identifier of the user's model (index, name, path,
+            layer or layer output); the model's own input layer means the input.
+
+    Returns:
+        The layer path, or `None` for the model input.
+
+    Raises:
+        ValueError: If no such layer exists.
+        TypeError: If `wrt_tensor` is of an unsupported type.
+
+    Example:
+        >>> resolve_wrt(get_copy(model), "conv2")
+        'conv2'
+    """
+    if wrt_tensor is None:
+        return None
+    source = copy.source()
+    _, layer = resolve_layer(source, wrt_tensor, "wrt_tensor")
+    if isinstance(layer, keras.layers.InputLayer) and layer in source.layers:
+        return None  # the model's own input
+    return copy.layer(wrt_tensor, "wrt_tensor")[0]
+
+
+def _gradient_function(copy: ModelCopy, specs, wrt_path: str | None):
+    B = _backend.get()
+    problems = _TraceProblems()
+    n_inputs = len(copy.source().inputs)
+    wrt_inputs = list(range(n_inputs)) if wrt_path is None else []
+    wrt_layers = [] if wrt_path is None else [wrt_path]
+    target_names = sorted({s[1] for s in specs})
+    what = "the input" if wrt_path is None else repr(wrt_path)
+
+    def fn(values, xs, weights, *targets):
+        del problems.messages[:]
+
+        def f(inputs, hooks):
+            _, rec = copy.forward(values, inputs if n_inputs > 1 else inputs[0], hooks)
+            score = _score(specs, rec, weights, targets, problems)
+            if score is None:
+                score = keras.ops.zeros((keras.ops.shape(inputs[0])[0],))
+            return keras.ops.sum(score), (score,), rec
+
+        (score,), grads, wrt_values = B.value_and_grad(f, list(xs), wrt_inputs, wrt_layers)
+        like = list(xs) if wrt_path is None else wrt_values
+        if any(g is None for g in grads):
+            problems.messages.append(
+                f"The score of layer(s) {target_names} has no gradient path to {what} "
+                "(disconnected graph or stop_gradient): there is nothing to explain."
+            )
+            grads = [keras.ops.zeros_like(v) if g is None else g for g, v in zip(grads, like)]
+        return score, list(grads), list(wrt_values)
+
+    weight_spec = B.spec((len(specs),), "float32")
+    signature = [_input_specs(B, copy), weight_spec, *[s[4] for s in specs if s[4] is not None]]
+    compiled = B.stateful(fn, copy.variables, signature)
+    compiled.problems = problems
+    return compiled
+
+
+def gradients(
+    model: keras.Model,
+    losses: Sequence[tuple[Loss, float]],
+    x,
+    wrt_tensor=None,
+    backprop_modifier=None,
+    batch_size: int | None = None,
+    return_wrt: bool = False,
+):
+    """Per-sample scores and gradients of `-sum(weight * loss)` for a validated batch `x`.
+
+    The building block of every gradient method: `scores[i] = -sum_j weight_j * loss_j[i]` (for
+    `ActivationMaximization`, the target activation or logit) and `grads[i] = d scores[i] /
+    d wrt[i]`, computed by a cached compiled function on a model copy (see `vis.copies`).
+
+    Args:
+        model: The user's model.
+        losses: `(Loss, weight)` pairs.
+        x: A batch, as returned by `prepare_input` (a list of batches for a multi-input model).
+        wrt_tensor: `None` (the input) or the layer whose output to differentiate against.
+            Defaults to `None`.
+        backprop_modifier: Anything `vis.backprop_modifiers.get` accepts. Defaults to `None`.
+        batch_size: Evaluate in chunks of this many samples. Defaults to `None` (all at once).
+        return_wrt: Also return the value of the `wrt` tensor. Defaults to `False`.
+
+    Returns:
+        `(scores, grads)` NumPy arrays (`scores` of shape `(N,)`; `grads` a list for a list
+        `x`), plus the `wrt` values when `return_wrt` is set.
+
+    Raises:
+        ValueError: For unknown layers, indices out of range, a bad `batch_size`, no gradient
+            path from the losses to `wrt_tensor`, or NaN/inf gradients.
+        TypeError: For arguments of unsupported types (model, modifier, filter indices).
+
+    Example:
+        >>> from vis.losses import ActivationMaximization
+        >>> loss = ActivationMaximization("predictions", 3)
+        >>> scores, grads = gradients(model, [(loss, 1.0)], x)
+        >>> scores.shape == (len(x),) and grads.shape == x.shape
+        True
+    """
+    B = _backend.get()
+    copy = get_copy(model, backprop_modifier)
+    wrt_path = resolve_wrt(copy, wrt_tensor)
+    xs, as_list = _as_list(x)
+    n = len(xs[0])
+    specs, targets = _loss_specs(copy, losses, n, B)
+    key = ("gradients", tuple(s[0].cache_key() for s in specs), wrt_path)
+    fn = _function(copy, key, lambda: _gradient_function(copy, specs, wrt_path))
+    weights = np.asarray([float(w) for _, w in losses], dtype="float32")
+    score_parts, grad_parts, wrt_parts = [], [], []
+    for sl in _chunks(n, batch_size):
+        s, g, w = fn([xi[sl] for xi in xs], weights, *[t[sl] for t in targets])
+        fn.problems.check()
+        score_parts.append(_backend.to_numpy(s))
+        grad_parts.append(_backend.to_numpy(g))
+        if return_wrt:
+            wrt_parts.append(_backend.to_numpy(w))
+    grads = [np.concatenate([p[i] for p in grad_parts]) for i in range(len(grad_parts[0]))]
+    bad = sorted({int(i) for g in grads for i in np.flatnonzero(
+        ~np.isfinite(g.reshape(n, -1)).all(axis=1))})
+    if bad:
+        raise ValueError(
+            f"The gradient contains NaN or inf for sample(s) {bad[:10]}: the model is not "
+            "differentiable at this input (e.g. sqrt or log at 0, or an overflow)."
+        )
+    out = (np.concatenate(score_parts), grads if as_list and wrt_path is None else grads[0])
+    if return_wrt:
+        wrts = [np.concatenate([p[i] for p in wrt_parts]) for i in range(len(wrt_parts[0]))]
+        out = out + (wrts[0],)
+    return out
+
+
+# --- forward passes ----------------------------------------------------------------------------
+
+
+def _score_function(copy: ModelCopy, specs):
+    B = _backend.get()
+    problems = _TraceProblems()
+    n_inputs = len(copy.source().inputs)
+
+    def fn(values, xs, weights, *targets):
+        del problems.messages[:]
+        _, rec = copy.forward(values, xs if n_inputs > 1 else xs[0])
+        score = _score(specs, rec, weights, targets, problems)
+        return keras.ops.zeros((keras.ops.shape(xs[0])[0],)) if score is None else score
+
+    weight_spec = B.spec((len(specs),), "float32")
+    signature = [_input_specs(B, copy), weight_spec, *[s[4] for s in specs if s[4] is not None]]
+    compiled = B.stateful(fn, copy.variables, signature)
+    compiled.problems = problems
+    return compiled
+
+
+def scores(
+    model: keras.Model,
+    losses: Sequence[tuple[Loss, float]],
+    x,
+    batch_size: int | None = None,
+    backprop_modifier=None,
+) -> np.ndarray:
+    """Per-sample scores `-sum_j weight_j * loss_j` (forward only, compiled, batched).
+
+    What perturbation methods and faithfulness metrics evaluate on many perturbed inputs: with
+    `[(ActivationMaximization(layer, per_sample(t)), 1.0)]` the pre-softmax score of unit `t[i]`.
+
+    Args:
+        model: The user's model.
+        losses: `(Loss, weight)` pairs.
+        x: A validated batch (a list of batches for a multi-input model).
+        batch_size: Evaluate in chunks of this many samples. Defaults to `None` (all at once).
+        backprop_modifier: The copy to run (modifiers do not change forward values). Defaults
+            to `None`.
+
+    Returns:
+        A float array `(N,)`.
+
+    Raises:
+        ValueError: For unknown layers, indices out of range or a bad `batch_size`.
+
+    Example:
+        >>> from vis.losses import ActivationMaximization, per_sample
+        >>> s = scores(model, [(ActivationMaximization(-1, per_sample(y)), 1.0)], x)
+        >>> s.shape == (len(x),)
+        True
+    """
+    B = _backend.get()
+    copy = get_copy(model, backprop_modifier)
+    xs, _ = _as_list(x)
+    n = len(xs[0])
+    specs, targets = _loss_specs(copy, losses, n, B)
+    key = ("scores", tuple(s[0].cache_key() for s in specs))
+    fn = _function(copy, key, lambda: _score_function(copy, specs))
+    weights = np.asarray([float(w) for _, w in losses], dtype="float32")
+    parts = []
+    for sl in _chunks(n, batch_size):
+        s = fn([xi[sl] for xi in xs], weights, *[t[sl] for t in targets])
+        fn.problems.check()
+        parts.append(_backend.to_numpy(s))
+    return np.concatenate(parts)
+
+
+def _activation_function(copy: ModelCopy, keys: tuple[str, ...]):
+    B = _backend.get()
+    problems = _TraceProblems()
+    n_inputs = len(copy.source().inputs)
+
+    def fn(values, xs):
+        del problems.messages[:]
+        _, rec = copy.forward(values, xs if n_inputs > 1 else xs[0])
+        outs = [_recorded(rec, k, problems) for k in keys]
+        return [keras.ops.zeros((1,)) if o is None else o for o in outs]
+
+    compiled = B.stateful(fn, copy.variables, [_input_specs(B, copy)])
+    compiled.problems = problems
+    return compiled
+
+
+def activations(
+    model: keras.Model,
+    x,
+    layers,
+    *,
+    pre_softmax: bool = False,
+    batch_size: int | None = None,
+):
+    """The outputs of any layers of `model` on a validated batch (compiled, batched).
+
+    Args:
+        model: The user's model (never modified).
+        x: A validated batch (a list of batches for a multi-input model).
+        layers: One layer identifier (index, name, nested path, layer or layer output) or a
+            list of them.
+        pre_softmax: For layers ending in a softmax, return the logits. Defaults to `False`.
+        batch_size: Evaluate in chunks of this many samples. Defaults to `None` (all at once).
+
+    Returns:
+        One array per layer (a list when `layers` is a list).
+
+    Raises:
+        ValueError: For unknown layers, input layers, shared layers or a bad `batch_size`.
+
+    Example:
+        >>> conv = activations(model, x, "conv2")
+        >>> logits, conv = activations(model, x, [-1, "conv2"], pre_softmax=True)
+    """
+    as_list = isinstance(layers, (list, tuple))
+    copy = get_copy(model)
+    keys = []
+    for layer_id in layers if as_list else [layers]:
+        path, layer = copy.layer(layer_id, "layers")
+        keys.append(path + PRE if pre_softmax and ends_in_softmax(layer) else path)
+    keys = tuple(keys)
+    fn = _function(copy, ("activations", keys), lambda: _activation_function(copy, keys))
+    xs, _ = _as_list(x)
+    parts = []
+    for sl in _chunks(len(xs[0]), batch_size):
+        out = fn([xi[sl] for xi in xs])
+        fn.problems.check()
+        parts.append(_backend.to_numpy(out))
+    result = [np.concatenate([p[i] for p in parts]) for i in range(len(keys))]
+    return result if as_list else result[0]

@@ -1,0 +1,189 @@
+"""Grad-CAM (Selvaraju et al. 2017): feature maps weighted by their pooled gradients.
+
+Paper: "Grad-CAM: Visual Explanations from Deep Networks via Gradient-based Localization",
+https://arxiv.org/abs/1610.02391. `w_k = mean_ij d score / d A_k[ij]`, `cam = relu(sum_k w_k A_k)`,
+bilinearly upsampled to the input size (`tf.image.resize`-style half-pixel centres). `A` is the
+output of `layer=` (default: the last layer with a spatial output before the explained output).
+`grad_cam` is the core shared by Grad-CAM++, Guided Grad-CAM and the keras-vis `visualize_cam`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+
+from vis import engine, grad_modifiers
+from vis.methods._base import Method, register
+from vis.methods._targets import target_score
+from vis.utils.model import find_last_conv_layer, model_channel_axis
+
+__all__ = ["raw", "grad_cam", "grad_cam_weights", "upsample", "VARIANTS"]
+
+VARIANTS = ("gradcam", "gradcam++")
+
+
+def grad_cam_weights(grads: np.ndarray, activations: np.ndarray, method: str = "gradcam",
+                     spatial_axes: tuple = (1, 2)) -> np.ndarray:
+    """Computes the per-channel weights `w_k` of Grad-CAM or Grad-CAM++.
+
+    Grad-CAM: `w_k = mean_ij g_kij`. Grad-CAM++: `w_k = sum_ij alpha_kij relu(g_kij)` with
+    `alpha = g^2 / (2 g^2 + sum_ij(A_k) g^3)` (`alpha = 0` where the denominator is 0). Computed
+    in float64 (`g^3` underflows in float16). The map is then `relu(sum_k w_k A_k)`.
+
+    Args:
+        grads: Gradients of the score w.r.t. the feature maps, channels-last `(N, ..., K)`.
+        activations: The feature maps `A`, same shape as `grads` (used by Grad-CAM++ only).
+        method: The variant, `'gradcam'` or `'gradcam++'`. Defaults to `'gradcam'`.
+        spatial_axes: The spatial axes of `grads`. Defaults to `(1, 2)`.
+
+    Returns:
+        A float64 array `(N, K)`.
+
+    Raises:
+        ValueError: For an unknown variant.
+
+    Example:
+        >>> g, a = np.ones((1, 2, 2, 3)), np.ones((1, 2, 2, 3))
+        >>> grad_cam_weights(g, a)
+        array([[1., 1., 1.]])
+        >>> grad_cam_weights(g, a, "gradcam++")  # 4 positions x alpha = 1 / (2 + 4)
+        array([[0.66666667, 0.66666667, 0.66666667]])
+    """
+    if method not in VARIANTS:
+        raise ValueError(f"`variant` must be one of {list(VARIANTS)}, got {method!r}.")
+    grads = np.asarray(grads, dtype="float64")
+    activations = np.asarray(activations, dtype="float64")
+    if method == "gradcam":
+        return grads.mean(axis=spatial_axes)
+    g2 = grads**2
+    g3 = g2 * grads
+    sum_a = activations.sum(axis=spatial_axes, keepdims=True)
+    denom = 2.0 * g2 + sum_a * g3
+    alpha = np.where(denom != 0, g2 / np.where(denom != 0, denom, 1.0), 0.0)
+    return (alpha * np.maximum(grads, 0)).sum(axis=spatial_axes)
+
+
+def upsample(cams: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
+    """Resizes `(N, h, w)` maps to `(N, *size)`, bilinearly with half-pixel centres.
+
+    Uses `keras.ops.image.resize(..., interpolation="bilinear")` (TensorFlow's
+    `tf.image.resize` on the TensorFlow backend), as the Grad-CAM reference does; maps that
+    already have the target size are returned as they are (not copied).
+
+    Args:
+        cams: A batch of 2-D maps `(N, h, w)`.
+        size: The target `(H, W)`.
+
+    Returns:
+        A float32 array `(N, H, W)` (or `cams` itself when no resize is needed).
+
+    Raises:
+        ValueError: If the maps are not 2-D or `size` does not have two entries.
+
+    Example:
+        >>> upsample(np.ones((1, 4, 4), "float32"), (8, 8)).shape
+        (1, 8, 8)
+    """
+    if cams.shape[1:] == tuple(size):
+        return cams
+    if cams.ndim != 3 or len(size) != 2:
+        raise ValueError(
+            f"Grad-CAM upsampling supports 2-D maps; got maps {cams.shape[1:]} for input {size}."
+        )
+    resized = keras.ops.image.resize(cams[..., None], tuple(size), interpolation="bilinear",
+                                     data_format="channels_last")
+    return np.asarray(keras.ops.convert_to_numpy(resized))[..., 0]
+
+
+def input_spatial_shape(model, x: np.ndarray) -> tuple[int, ...]:
+    """The spatial shape of a batch of model inputs (channels-first aware)."""
+    return tuple(x.shape[2:] if model_channel_axis(model) == 1 else x.shape[1:-1])
+
+
+def grad_cam(model, losses: Sequence, x: np.ndarray, *, output=-1, layer=None,
+             variant: str = "gradcam", modifier=None, grad_modifier=None,
+             batch_size: int | None = None, param: str = "layer",
+             output_param: str = "output") -> np.ndarray:
+    """Grad-CAM maps of a score, upsampled to the input's spatial size, not normalized.
+
+    Args:
+        model: The user's model (never modified).
+        losses: `(Loss, weight)` pairs defining the score.
+        x: A validated batch.
+        output: The explained layer, to find the default `layer` before it. Defaults to `-1`.
+        layer: The layer whose feature maps are weighted. Defaults to `None` (the last layer
+            with a spatial output before `output`).
+        variant: `'gradcam'` or `'gradcam++'`. Defaults to `'gradcam'`.
+        modifier: A backprop modifier used for `d score / d A`. Defaults to `None`.
+        grad_modifier: Applied to `d score / d A` before pooling. Defaults to `None`.
+        batch_size: Evaluate in chunks. Defaults to `None`.
+        param: The name of `layer` in error messages. Defaults to `"layer"`.
+        output_param: The name of `output` in error messages. Defaults to `"output"`.
+
+    Returns:
+        Non-negative float32 maps `(N, H, W)`.
+
+    Raises:
+        ValueError: Unknown variant or layers, or a layer without a spatial output.
+
+    Example:
+        >>> from vis.methods._targets import target_score
+        >>> cams = grad_cam(model, target_score(-1, y), x)
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"`variant` must be one of {list(VARIANTS)}, got {variant!r}.")
+    copy = engine.get_copy(model, modifier)
+    target_path, _ = copy.layer(output, output_param)
+    if layer is None:
+        layer_path = find_last_conv_layer(model, before=target_path)
+    else:
+        layer_path, _ = copy.layer(layer, param)
+    feature_layer = copy.layers[layer_path]
+    shape = tuple(feature_layer.output.shape)
+    if len(shape) < 3:
+        raise ValueError(
+            f"`{param}`: layer {layer_path!r} has output shape {shape}; Grad-CAM needs a "
+            "spatial (convolutional) output."
+        )
+    caxis = copy.channel_axis(feature_layer)
+    _, grads, acts = engine.gradients(model, losses, x, wrt_tensor=layer_path,
+                                      backprop_modifier=modifier, batch_size=batch_size,
+                                      return_wrt=True)
+    if caxis == 1:  # channels_first -> channels_last for the arithmetic below
+        grads, acts = np.moveaxis(grads, 1, -1), np.moveaxis(acts, 1, -1)
+    grads = np.asarray(grad_modifiers.get(grad_modifier)(grads))
+    spatial = tuple(range(1, grads.ndim - 1))
+    weights = grad_cam_weights(grads, acts, variant, spatial)
+    cams = np.maximum(np.einsum("n...k,nk->n...", acts.astype("float64"), weights), 0.0)
+    return upsample(cams.astype("float32"), input_spatial_shape(model, x))
+
+
+def raw(model, inputs, targets, *, output=-1, layer=None, batch_size: int | None = None):
+    """Grad-CAM of each sample's target score: non-negative maps of the input's spatial shape.
+
+    Args:
+        model: A Keras model with a spatial (convolutional) layer (never modified).
+        inputs: A validated batch.
+        targets: One class / unit index per sample.
+        output: The output layer whose (pre-softmax) score is explained. Defaults to `-1`.
+        layer: The convolutional layer whose feature maps are weighted. Defaults to `None`
+            (the last layer with a spatial output).
+        batch_size: Evaluate in chunks. Defaults to `None`.
+
+    Returns:
+        Maps `(N, H, W)`.
+
+    Example:
+        >>> cams = raw(model, x, y, layer="conv2")
+    """
+    return grad_cam(model, target_score(output, targets), inputs, output=output, layer=layer,
+                    batch_size=batch_size)
+
+
+register(Method(
+    "gradcam", raw, family="cam", signed=False, output="spatial", aliases=("grad_cam",),
+    description="Feature maps of a conv layer weighted by their spatially pooled gradients.",
+    paper="Selvaraju et al. 2017, https://arxiv.org/abs/1610.02391",
+))
