@@ -32,11 +32,10 @@ def test_grad_modifier_values():
 
 @pytest.fixture
 def clean_registries():
-    saved = (dict(grad_modifiers._REGISTRY), dict(backprop_modifiers._REGISTRY))
+    saved = (grad_modifiers.REGISTRY.snapshot(), backprop_modifiers.REGISTRY.snapshot())
     yield
-    for registry, old in zip((grad_modifiers._REGISTRY, backprop_modifiers._REGISTRY), saved):
-        registry.clear()
-        registry.update(old)
+    for registry, old in zip((grad_modifiers.REGISTRY, backprop_modifiers.REGISTRY), saved):
+        registry.restore(old)
 
 
 def test_registering_a_grad_modifier(clean_registries):
@@ -94,7 +93,14 @@ def test_backprop_modifier_registry_and_custom_modifier(clean_registries):
 
 
 def test_losses_registry_and_with_losses_equivalence():
-    assert losses.get("activation_maximization") is ActivationMaximization
+    # get() always returns a ready object (Keras-style): a name is built with its arguments
+    built = losses.get("activation_maximization", layer=-1, filter_indices=1)
+    assert isinstance(built, ActivationMaximization) and built.filter_indices == 1
+    assert losses.get({"name": "activation_maximization", "layer": -1,
+                       "filter_indices": 2}).filter_indices == 2
+    assert losses.get(built) is built
+    with pytest.raises(TypeError, match="filter_indices"):
+        losses.get("activation_maximization", layer=-1)
     with pytest.raises(ValueError, match="Valid names"):
         losses.get("nope")
     model, W, _ = dense_linear()

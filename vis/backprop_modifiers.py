@@ -27,6 +27,7 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 
+from vis.registry import Registry
 from vis.utils.model import iter_layers
 
 __all__ = ["BackpropModifier", "ActivationModifier", "get", "register", "names", "guided", "deconv"]
@@ -114,7 +115,8 @@ class BackpropModifier(abc.ABC):
         name: A display name (used in warnings). Defaults to `"custom"`.
 
     Example:
-        >>> from vis.utils.model import iter_layers
+        >>> from vis.registry import Registry
+from vis.utils.model import iter_layers
         >>> class GuidedDenseOnly(BackpropModifier):
         ...     name = "guided_dense_only"
         ...     def apply(self, model_copy):
@@ -218,7 +220,21 @@ class ActivationModifier(BackpropModifier):
         return count
 
 
-_REGISTRY: dict[str, BackpropModifier] = {}
+def _coerce(identifier) -> BackpropModifier:
+    if isinstance(identifier, BackpropModifier):
+        return identifier
+    if callable(identifier):
+        return ActivationModifier(identifier, getattr(identifier, "__name__", "custom"))
+    raise TypeError(
+        "`backprop_modifier` must be None, a name, a BackpropModifier or a callable, got "
+        f"{type(identifier).__name__}: {identifier!r}."
+    )
+
+
+REGISTRY: Registry[BackpropModifier] = Registry(
+    "backprop_modifier", coerce=_coerce,
+    accepts="None, a BackpropModifier or a function activation -> activation",
+)
 
 
 def register(name: str, fn: Callable | BackpropModifier) -> None:
@@ -246,15 +262,15 @@ def register(name: str, fn: Callable | BackpropModifier) -> None:
     if not isinstance(name, str) or not name:
         raise ValueError(f"`name` must be a non-empty string, got {name!r}.")
     if isinstance(fn, BackpropModifier):
-        _REGISTRY[name] = fn
+        REGISTRY.register(name, fn)
     elif callable(fn):
-        _REGISTRY[name] = ActivationModifier(fn, name)
+        REGISTRY.register(name, ActivationModifier(fn, name))
     else:
         raise TypeError(f"`fn` must be callable or a BackpropModifier, got {type(fn).__name__}.")
 
 
 def names() -> list[str]:
-    """Returns the names of the registered backprop modifiers.
+    """Returns the names of the registered backprop modifiers (aliases included).
 
     Returns:
         The names, sorted alphabetically (built-ins and those added with `register`).
@@ -263,7 +279,7 @@ def names() -> list[str]:
         >>> "guided" in names() and "deconvnet" in names()
         True
     """
-    return sorted(_REGISTRY)
+    return REGISTRY.names(aliases=True)
 
 
 def get(identifier) -> BackpropModifier | None:
@@ -287,23 +303,10 @@ def get(identifier) -> BackpropModifier | None:
     """
     if identifier is None:
         return None
-    if isinstance(identifier, BackpropModifier):
-        return identifier
-    if isinstance(identifier, str):
-        if identifier in _REGISTRY:
-            return _REGISTRY[identifier]
-        raise ValueError(
-            f"Could not interpret backprop_modifier {identifier!r}. Valid names: {names()} or None."
-        )
-    if callable(identifier):
-        return ActivationModifier(identifier, getattr(identifier, "__name__", "custom"))
-    raise TypeError(
-        "`backprop_modifier` must be None, a name, a BackpropModifier or a callable, got "
-        f"{type(identifier).__name__}: {identifier!r}."
-    )
+    return REGISTRY.get(identifier)
 
 
 register("guided", ActivationModifier(guided, "guided"))
-_DECONV = ActivationModifier(deconv, "deconv")  # one instance: the aliases share one model copy
-for _alias in ("relu", "deconv", "deconvnet", "rectified"):
-    register(_alias, _DECONV)
+# one instance under four names: the aliases share one model copy
+REGISTRY.register("deconvnet", ActivationModifier(deconv, "deconv"),
+                  aliases=("relu", "deconv", "rectified"))

@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from vis.registry import Registry
+
 __all__ = ["get", "register", "names", "absolute", "square", "negate", "relu", "invert",
            "small_values", "linear"]
 
@@ -149,15 +151,18 @@ def small_values(grads: np.ndarray) -> np.ndarray:
     return np.abs(invert(grads))
 
 
-_REGISTRY: dict[str, Callable] = {
-    "absolute": absolute,
-    "square": square,
-    "negate": negate,
-    "relu": relu,
-    "invert": invert,
-    "small_values": small_values,
-    "linear": linear,
-}
+def _coerce(identifier) -> Callable:
+    if callable(identifier):
+        return identifier
+    raise TypeError(
+        f"`grad_modifier` must be None, a name or a callable, got {type(identifier).__name__}."
+    )
+
+
+REGISTRY: Registry[Callable] = Registry("grad_modifier", coerce=_coerce,
+                                        accepts="None or a callable array -> array")
+for _fn in (absolute, square, negate, relu, invert, small_values, linear):
+    REGISTRY.register(_fn.__name__, _fn)
 
 
 def register(name: str, fn: Callable) -> None:
@@ -179,11 +184,9 @@ def register(name: str, fn: Callable) -> None:
         >>> get("cube")(np.array([2.0, -1.0]))
         array([ 8., -1.])
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"`name` must be a non-empty string, got {name!r}.")
     if not callable(fn):
         raise TypeError(f"`fn` must be callable, got {type(fn).__name__}.")
-    _REGISTRY[name] = fn
+    REGISTRY.register(name, fn)
 
 
 def names() -> list[str]:
@@ -196,7 +199,7 @@ def names() -> list[str]:
         >>> "absolute" in names() and "small_values" in names()
         True
     """
-    return sorted(_REGISTRY)
+    return REGISTRY.names()
 
 
 def get(identifier) -> Callable:
@@ -219,14 +222,4 @@ def get(identifier) -> Callable:
     """
     if identifier is None:
         return linear
-    if isinstance(identifier, str):
-        if identifier in _REGISTRY:
-            return _REGISTRY[identifier]
-        raise ValueError(
-            f"Could not interpret grad_modifier {identifier!r}. Valid names: {names()} or None."
-        )
-    if callable(identifier):
-        return identifier
-    raise TypeError(
-        f"`grad_modifier` must be None, a name or a callable, got {type(identifier).__name__}."
-    )
+    return REGISTRY.get(identifier)

@@ -14,9 +14,11 @@ from typing import Any
 import keras
 import numpy as np
 
+from vis.registry import Registry
+
 Tensor = Any  # a backend tensor (tf.Tensor, jax.Array or torch.Tensor)
 
-__all__ = ["Loss", "ActivationMaximization", "PerSample", "per_sample", "get", "register"]
+__all__ = ["Loss", "ActivationMaximization", "PerSample", "per_sample", "get", "register", "names"]
 
 
 class PerSample:
@@ -333,11 +335,27 @@ class ActivationMaximization(Loss):
         return -keras.ops.sum(output * keras.ops.cast(target, output.dtype), axis=1)
 
 
-_REGISTRY: dict[str, type] = {"activation_maximization": ActivationMaximization}
+def _coerce(identifier) -> Loss:
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        try:
+            return identifier()
+        except TypeError as exc:
+            raise TypeError(
+                f"Could not make a {identifier.__name__} without arguments ({exc}); pass an "
+                "instance, or a name with its arguments: get(name, layer=..., ...)."
+            ) from None
+    raise TypeError(f"Could not interpret loss identifier: {identifier!r}.")
+
+
+REGISTRY: Registry[Loss] = Registry("loss", coerce=_coerce,
+                                    accepts="a vis.losses.Loss instance or subclass")
+REGISTRY.register("activation_maximization", ActivationMaximization, factory=True)
 
 
 def register(name: str, cls: type) -> None:
-    """Registers a `Loss` subclass under `name`, so that `get(name)` returns it.
+    """Registers a `Loss` subclass under `name`, so that `get(name, **kwargs)` builds one.
 
     An existing registration under the same name is replaced.
 
@@ -352,41 +370,43 @@ def register(name: str, cls: type) -> None:
         >>> class LogitMaximization(ActivationMaximization):
         ...     name = "logit_maximization"
         >>> register("logit_maximization", LogitMaximization)
-        >>> get("logit_maximization") is LogitMaximization
-        True
+        >>> get("logit_maximization", layer=-1, filter_indices=3).filter_indices
+        3
     """
     if not (isinstance(cls, type) and issubclass(cls, Loss)):
         raise TypeError(f"`cls` must be a subclass of vis.losses.Loss, got {cls!r}.")
-    _REGISTRY[name] = cls
+    REGISTRY.register(name, cls, factory=True)
 
 
-def get(identifier) -> Loss | type:
-    """Returns a loss class for a name, or the instance itself.
+def names() -> list[str]:
+    """Returns the registered loss names, sorted.
+
+    Example:
+        >>> names()
+        ['activation_maximization']
+    """
+    return REGISTRY.names()
+
+
+def get(identifier, **kwargs) -> Loss:
+    """Returns a ready `Loss` for a name (built with `kwargs`), a config dict, or an instance.
 
     Args:
-        identifier: A registered name (`'activation_maximization'`), a `Loss` instance or a `Loss`
-            subclass.
+        identifier: A registered name (`'activation_maximization'`), a dict
+            `{"name": ..., **kwargs}`, a `Loss` instance (returned as it is), or a `Loss`
+            subclass that takes no arguments.
+        **kwargs: The loss's arguments, for a name.
 
     Returns:
-        The `Loss` instance or class.
+        The `Loss` instance.
 
     Raises:
         ValueError: If the name is unknown (lists the valid names).
-        TypeError: If `identifier` is of another type.
+        TypeError: If `identifier` is of another type, or the arguments do not fit.
 
     Example:
-        >>> loss = get("activation_maximization")("predictions", 0)
+        >>> loss = get("activation_maximization", layer="predictions", filter_indices=0)
         >>> get(loss) is loss
         True
     """
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        if identifier in _REGISTRY:
-            return _REGISTRY[identifier]
-        raise ValueError(
-            f"Could not interpret loss identifier {identifier!r}. Valid names: {sorted(_REGISTRY)}."
-        )
-    raise TypeError(f"Could not interpret loss identifier: {identifier!r}.")
+    return REGISTRY.get(identifier, **kwargs)

@@ -196,6 +196,41 @@ class Registry(Generic[T]):
         """
         return sorted(a for a, c in self._aliases.items() if c == name)
 
+    def snapshot(self) -> tuple[dict, dict]:
+        """The registry's current entries, for `restore` (e.g. around a test).
+
+        Example:
+            >>> r = Registry("thing")
+            >>> saved = r.snapshot()
+            >>> r.register("tmp", 1)
+            >>> r.restore(saved)
+            >>> "tmp" in r
+            False
+        """
+        return dict(self._entries), dict(self._aliases)
+
+    def restore(self, snapshot: tuple[dict, dict]) -> None:
+        """Restores the entries saved by `snapshot`."""
+        self._entries, self._aliases = dict(snapshot[0]), dict(snapshot[1])
+
+    def unregister(self, name: str) -> None:
+        """Removes a registered name (or alias's target) and its aliases.
+
+        Raises:
+            ValueError: For an unknown name.
+
+        Example:
+            >>> r = Registry("thing")
+            >>> r.register("one", 1, aliases=("uno",))
+            >>> r.unregister("uno")
+            >>> r.names(aliases=True)
+            []
+        """
+        canonical = self.canonical(name)
+        del self._entries[canonical]
+        for alias in self.aliases(canonical):
+            del self._aliases[alias]
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and (name in self._entries or name in self._aliases)
 

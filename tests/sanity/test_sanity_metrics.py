@@ -101,8 +101,15 @@ def test_constant_maps_give_documented_finite_values():
     assert np.all(np.abs(metrics.ssim(zeros, other)) < 0.2)
 
 
-def test_registry_and_errors(monkeypatch):
-    monkeypatch.setattr(metrics, "_REGISTRY", dict(metrics._REGISTRY))  # register() is global
+def test_registry_and_errors():
+    saved = metrics.REGISTRY.snapshot()  # register() is global
+    try:
+        _check_registry_and_errors()
+    finally:
+        metrics.REGISTRY.restore(saved)
+
+
+def _check_registry_and_errors():
     assert metrics.get("ssim") is metrics.ssim
     with pytest.raises(ValueError, match="Valid names.*hog"):
         metrics.get("pearson_typo")

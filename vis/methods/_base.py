@@ -219,10 +219,7 @@ def unregister(name: str) -> None:
     Example:
         >>> unregister("grad_sign")
     """
-    canonical = REGISTRY.canonical(name)
-    REGISTRY._entries.pop(canonical)
-    for alias in REGISTRY.aliases(canonical):
-        REGISTRY._aliases.pop(alias)
+    REGISTRY.unregister(name)
 
 
 def get(identifier) -> Method:

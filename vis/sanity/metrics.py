@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vis.registry import Registry
 from vis.sanity._image_metrics import _hog_cells, _ssim_window, hog, ssim
 from vis.sanity._stages import (
     Metric,
@@ -139,12 +140,19 @@ def check_map_shape(metric, shape: tuple) -> None:
         _ssim_window(tuple(shape), None)
 
 
-_REGISTRY: dict[str, Metric] = {
-    "spearman_abs": spearman_abs,
-    "spearman": spearman,
-    "ssim": ssim,
-    "hog": hog,
-}
+def _coerce(identifier) -> Metric:
+    if callable(identifier):
+        return identifier
+    raise TypeError(
+        f"A metric must be a name or a callable, got {type(identifier).__name__}: {identifier!r}."
+    )
+
+
+REGISTRY: Registry[Metric] = Registry("metric", coerce=_coerce,
+                                      accepts="a callable (a, b, channel_axis=None) -> (N,)")
+for _name, _fn in (("spearman_abs", spearman_abs), ("spearman", spearman), ("ssim", ssim),
+                   ("hog", hog)):
+    REGISTRY.register(_name, _fn)
 
 
 def names() -> list[str]:
@@ -157,7 +165,7 @@ def names() -> list[str]:
         >>> names()
         ['hog', 'spearman', 'spearman_abs', 'ssim']
     """
-    return sorted(_REGISTRY)
+    return REGISTRY.names()
 
 
 def register(name: str, fn: Metric) -> None:
@@ -178,11 +186,9 @@ def register(name: str, fn: Metric) -> None:
         >>> register("pearson", lambda a, b, channel_axis=None: np.array(
         ...     [np.corrcoef(u.ravel(), v.ravel())[0, 1] for u, v in zip(a, b)]))
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"`name` must be a non-empty string, got {name!r}.")
     if not callable(fn):
         raise TypeError(f"`fn` must be callable, got {type(fn).__name__}.")
-    _REGISTRY[name] = fn
+    REGISTRY.register(name, fn)
 
 
 def get(identifier) -> Metric:
@@ -203,15 +209,4 @@ def get(identifier) -> Metric:
         >>> get("ssim") is ssim
         True
     """
-    if isinstance(identifier, str):
-        if identifier in _REGISTRY:
-            return _REGISTRY[identifier]
-        raise ValueError(
-            f"Could not interpret metric {identifier!r}. Valid names: {names()} or a callable "
-            "(a, b, channel_axis=None) -> (N,)."
-        )
-    if callable(identifier):
-        return identifier
-    raise TypeError(
-        f"A metric must be a name or a callable, got {type(identifier).__name__}: {identifier!r}."
-    )
+    return REGISTRY.get(identifier)
