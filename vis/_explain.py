@@ -6,7 +6,9 @@ import keras
 import numpy as np
 
 from vis import engine, methods
+from vis import inputs as _inputs
 from vis.errors import warn_if_degenerate
+from vis.utils import checks
 
 __all__ = ["explain"]
 
@@ -21,19 +23,24 @@ def explain(
     layer=None,
     smooth=None,
     batch_size: int | None = None,
+    keepdims: bool = False,
     **options,
-) -> np.ndarray:
+):
     """Explains `model`'s decision on `inputs` with any registered method.
 
     The one front door of vis (Captum's `attribute`, xplique's `explain`): the map of each
     sample explains the *pre-softmax* score of its target class (or unit) of the `output`
     layer. Maps are raw and signed (no absolute value, no normalization; see
     `vis.methods.get(method).signed`), shaped like the input (the CAM family: like the input's
-    spatial axes). The user's model is never modified.
+    spatial axes). A multi-input model gets one map per input, in the structure of `inputs`.
+    Integer inputs (token ids) are explained through the Embedding they feed: one value per
+    token (the embedding axis reduced as `vis.methods.get(method).token_reduction` says), or
+    the `(N, T, D)` maps with `keepdims=True`. The user's model is never modified.
 
     Args:
-        model: A built Keras model. Never modified.
-        inputs: One sample (no batch axis) or a batch.
+        model: A built Keras model (Functional, Sequential or subclassed). Never modified.
+        inputs: One sample (no batch axis) or a batch; for a multi-input model a list, tuple or
+            dict (keyed by input name) of them.
         method: A registered name or alias (see `vis.methods.names()` or `vis methods`), a
             `vis.methods.Method`, or a callable `(model, inputs, targets, **options) -> maps`.
             Defaults to `"gradient"`.
@@ -48,6 +55,7 @@ def explain(
             Defaults to `None` (no smoothing).
         batch_size: The most samples (noisy copies, path points) per compiled call. Defaults to
             `None` (chosen by the method).
+        keepdims: For token inputs, keep the embedding axis. Defaults to `False`.
         **options: The method's own options, e.g. `steps=` and `baseline=` for
             `integrated_gradients`, `patterns=` for `patternnet` (see
             `vis.methods.get(method).options()`).
@@ -71,7 +79,9 @@ def explain(
     method = methods.get(method)
     settings = methods.check_smooth(smooth)
     batch_size = engine.check_batch_size(batch_size)
-    x, single = engine.prepare_input(model, inputs, "inputs")
+    keepdims = checks.boolean(keepdims, "keepdims")
+    batch = _inputs.prepare(model, inputs, "inputs")
+    x = batch.value
     t = methods.resolve_targets(model, x, targets, output=output, batch_size=batch_size)
     if layer is not None:
         options["layer"] = layer
@@ -82,17 +92,44 @@ def explain(
     else:
         maps = methods.noise_tunnel(method, model, x, t, batch_size=batch_size, **settings,
                                     **options)
-    maps = _check_maps(np.asarray(maps), method, len(x))
-    warn_if_degenerate(maps, method.name, stacklevel=3)
-    return maps[0] if single else maps
+    maps = _check_maps(maps, method, batch)
+    if method.output == "spatial" or len(maps) == 1:
+        maps = [_reduce_tokens(maps[0], batch.arrays[0], method, keepdims)]
+        warn_if_degenerate(maps[0], method.name, stacklevel=3)
+        return maps[0][0] if batch.single else maps[0]
+    maps = [_reduce_tokens(m, a, method, keepdims) for m, a in zip(maps, batch.arrays)]
+    for k, m in enumerate(maps):
+        warn_if_degenerate(m, f"{method.name}' (input {batch.specs[k].name!r})", stacklevel=3)
+    return batch.restore(maps)
 
 
-def _check_maps(maps: np.ndarray, method, n: int) -> np.ndarray:
-    if maps.ndim < 2 or len(maps) != n:
+def _reduce_tokens(maps: np.ndarray, x: np.ndarray, method, keepdims: bool) -> np.ndarray:
+    """`(N, T, D)` maps of a token input `(N, T)` reduced over the embedding axis."""
+    if keepdims or x.dtype.kind not in "iub" or maps.ndim != x.ndim + 1:
+        return maps
+    if method.token_reduction == "max_abs":
+        return np.abs(maps).max(axis=-1)
+    return maps.sum(axis=-1)
+
+
+def _check_maps(maps, method, batch) -> list[np.ndarray]:
+    """The method's maps as a list (one per input, or one spatial map), checked."""
+    parts = list(maps) if isinstance(maps, (list, tuple)) else [maps]
+    expected = 1 if method.output == "spatial" else len(batch.arrays)
+    if len(parts) != expected and not (method.output == "input" and len(parts) == 1):
         raise ValueError(
-            f"Method {method.name!r} returned maps of shape {maps.shape} for {n} samples; "
-            "expected one map per sample, shape (N, ...)."
+            f"Method {method.name!r} returned {len(parts)} maps for a model with "
+            f"{len(batch.arrays)} inputs; expected {expected}."
         )
-    if not np.issubdtype(maps.dtype, np.number):
-        raise TypeError(f"Method {method.name!r} returned maps of dtype {maps.dtype}.")
-    return maps
+    out = []
+    for part in parts:
+        part = np.asarray(part)
+        if part.ndim < 2 or len(part) != len(batch):
+            raise ValueError(
+                f"Method {method.name!r} returned maps of shape {part.shape} for {len(batch)} "
+                "samples; expected one map per sample, shape (N, ...)."
+            )
+        if not np.issubdtype(part.dtype, np.number):
+            raise TypeError(f"Method {method.name!r} returned maps of dtype {part.dtype}.")
+        out.append(part)
+    return out

@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from vis import backend as _backend
+from vis import inputs as _inputs
 from vis.copies import PRE, ModelCopy, get_copy, release
 from vis.losses import Loss
 from vis.utils.model import ends_in_softmax, output_shape, resolve_layer
@@ -38,7 +39,9 @@ MAX_FUNCTIONS_PER_COPY = 32
 
 
 def prepare_input(model: keras.Model, seed_input, param: str = "seed_input") -> tuple[np.ndarray, bool]:
-    """Validates `seed_input` against the model's input and adds a batch axis if needed.
+    """Validates one input array against a single-input model; adds a batch axis if needed.
+
+    For models with several inputs use `vis.inputs.prepare`, which takes lists and dicts.
 
     Args:
         model: The Keras model.
@@ -46,7 +49,8 @@ def prepare_input(model: keras.Model, seed_input, param: str = "seed_input") -> 
         param: Name used in error messages. Defaults to `"seed_input"`.
 
     Returns:
-        `(batch, single)`: a float array with a batch axis, and whether the input was one sample.
+        `(batch, single)`: an array with a batch axis in the model's input dtype (float inputs
+        given as integers are cast to float), and whether the input was one sample.
 
     Raises:
         ValueError: On a wrong rank or shape, NaN/inf values, an empty batch, or a model that
@@ -59,48 +63,15 @@ def prepare_input(model: keras.Model, seed_input, param: str = "seed_input") -> 
         >>> batch.shape, single
         ((1, 8, 8, 1), True)
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
-    try:
-        inputs = model.inputs
-    except (AttributeError, ValueError):
-        inputs = None
-    if not inputs:
+    specs = _inputs.input_specs(model, seed_input)
+    if len(specs) != 1:
         raise ValueError(
-            f"`model` {model.name!r} is not built: give it an `keras.Input` (or call it on data) "
-            "before explaining it."
+            f"`model` has {len(specs)} inputs {[s.name for s in specs]}; this function explains "
+            "single-input models: use vis.explain (or the visualize_* functions), which take a "
+            "list or dict of inputs."
         )
-    if len(inputs) != 1:
-        raise ValueError(f"`model` has {len(inputs)} inputs; vis explains single-input models.")
-    try:
-        x = np.asarray(seed_input)
-    except Exception as exc:
-        raise TypeError(f"`{param}` must be array-like, got {type(seed_input).__name__}.") from exc
-    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
-        raise TypeError(f"`{param}` must hold real numbers, got dtype {x.dtype}.")
-    expected = tuple(model.inputs[0].shape)
-    dtype = np.dtype(model.inputs[0].dtype)
-    if x.ndim == len(expected) - 1:
-        x, single = x[None], True
-    elif x.ndim == len(expected):
-        single = False
-    else:
-        raise ValueError(
-            f"`{param}` has shape {x.shape}, but the model expects one sample of shape "
-            f"{expected[1:]} or a batch of shape {expected}."
-        )
-    for got, want in zip(x.shape[1:], expected[1:]):
-        if want is not None and got != want:
-            raise ValueError(
-                f"`{param}` has shape {x.shape}, but the model expects one sample of shape "
-                f"{expected[1:]} or a batch of shape {expected}."
-            )
-    if x.shape[0] == 0:
-        raise ValueError(f"`{param}` is an empty batch.")
-    x = x.astype(dtype if np.issubdtype(dtype, np.floating) else "float32", copy=False)
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"`{param}` contains NaN or inf values; explanations need finite input.")
-    return x, single
+    batch = _inputs.prepare(model, seed_input, param)
+    return batch.arrays[0], batch.single
 
 
 def check_batch_size(batch_size) -> int | None:
@@ -132,8 +103,12 @@ def _chunks(n: int, batch_size: int | None):
 
 
 def _input_specs(B, copy: ModelCopy) -> list:
-    source = copy.source()
-    return [B.spec((None,) + tuple(t.shape[1:]), t.dtype) for t in source.inputs]
+    return [B.spec((None,) + tuple(s.shape[1:]), s.dtype)
+            for s in _inputs.input_specs(copy.source())]
+
+
+def _n_inputs(copy: ModelCopy) -> int:
+    return len(_inputs.input_specs(copy.source()))
 
 
 def _single(value, key: str):
@@ -254,37 +229,82 @@ def resolve_wrt(copy: ModelCopy, wrt_tensor) -> str | None:
     return copy.layer(wrt_tensor, "wrt_tensor")[0]
 
 
-def _gradient_function(copy: ModelCopy, specs, wrt_path: str | None):
+def _targets_of_gradient(copy: ModelCopy, wrt_path: str | None, replace: tuple[str, ...]):
+    """What to differentiate: `[("arg", i) | ("layer", path)]`, one per returned gradient.
+
+    Without `wrt_path`: one per model input (a float input itself; an integer input through
+    the layer it feeds, or the replacement given for that layer).
+    """
+    if wrt_path is not None:
+        if wrt_path in replace:
+            return [("arg", _n_inputs(copy) + replace.index(wrt_path))]
+        return [("layer", wrt_path)]
+    specs = _inputs.input_specs(copy.source())
+    routes = _inputs.embedding_routes(copy.source())
+    out = []
+    for i, spec in enumerate(specs):
+        if not spec.integer:
+            out.append(("arg", i))
+        elif i in routes:
+            path = routes[i]
+            out.append(("arg", len(specs) + replace.index(path)) if path in replace
+                       else ("layer", path))
+        else:
+            raise ValueError(
+                f"Input {spec.name!r} holds integers ({spec.dtype}), which have no gradient, "
+                "and it does not feed one layer (an Embedding, a cast or a Rescaling) whose "
+                "output vis could differentiate instead: pass `wrt_tensor=` a layer."
+            )
+    return out
+
+
+def _gradient_function(copy: ModelCopy, specs, wrt_path: str | None, replace: tuple[str, ...]):
     B = _backend.get()
     problems = _TraceProblems()
-    n_inputs = len(copy.source().inputs)
-    wrt_inputs = list(range(n_inputs)) if wrt_path is None else []
-    wrt_layers = [] if wrt_path is None else [wrt_path]
+    n_inputs = _n_inputs(copy)
+    plan = _targets_of_gradient(copy, wrt_path, replace)
+    wrt_args = [i for kind, i in plan if kind == "arg"]
+    wrt_layers = [p for kind, p in plan if kind == "layer"]
     target_names = sorted({s[1] for s in specs})
     what = "the input" if wrt_path is None else repr(wrt_path)
 
-    def fn(values, xs, weights, *targets):
+    def fn(values, args, weights, *targets):
         del problems.messages[:]
 
-        def f(inputs, hooks):
-            _, rec = copy.forward(values, inputs if n_inputs > 1 else inputs[0], hooks)
+        def f(a, hooks):
+            hooks = dict(hooks)
+            for j, path in enumerate(replace):
+                hooks[path] = lambda out, v=a[n_inputs + j]: keras.ops.cast(v, out.dtype)
+            xs = a[:n_inputs]
+            _, rec = copy.forward(values, xs if n_inputs > 1 else xs[0], hooks)
             score = _score(specs, rec, weights, targets, problems)
             if score is None:
-                score = keras.ops.zeros((keras.ops.shape(inputs[0])[0],))
+                score = keras.ops.zeros((keras.ops.shape(xs[0])[0],))
             return keras.ops.sum(score), (score,), rec
 
-        (score,), grads, wrt_values = B.value_and_grad(f, list(xs), wrt_inputs, wrt_layers)
-        like = list(xs) if wrt_path is None else wrt_values
-        if any(g is None for g in grads):
-            problems.messages.append(
-                f"The score of layer(s) {target_names} has no gradient path to {what} "
-                "(disconnected graph or stop_gradient): there is nothing to explain."
-            )
-            grads = [keras.ops.zeros_like(v) if g is None else g for g, v in zip(grads, like)]
-        return score, list(grads), list(wrt_values)
+        (score,), grads, layer_values = B.value_and_grad(f, list(args), wrt_args, wrt_layers)
+        by_layer = dict(zip(wrt_layers, layer_values))
+        arg_grads = dict(zip(wrt_args, grads[:len(wrt_args)]))
+        layer_grads = dict(zip(wrt_layers, grads[len(wrt_args):]))
+        ordered, explained = [], []
+        for kind, key in plan:
+            value = args[key] if kind == "arg" else by_layer[key]
+            grad = arg_grads[key] if kind == "arg" else layer_grads[key]
+            if grad is None:
+                problems.messages.append(
+                    f"The score of layer(s) {target_names} has no gradient path to {what} "
+                    "(disconnected graph or stop_gradient): there is nothing to explain."
+                )
+                grad = keras.ops.zeros_like(value)
+            ordered.append(keras.ops.cast(grad, "float32"))
+            explained.append(value)
+        return keras.ops.cast(score, "float32"), ordered, explained
 
     weight_spec = B.spec((len(specs),), "float32")
-    signature = [_input_specs(B, copy), weight_spec, *[s[4] for s in specs if s[4] is not None]]
+    replace_specs = [B.spec((None,) + tuple(output_shape(copy.layers[p])[1:]), "float32")
+                     for p in replace]
+    signature = [_input_specs(B, copy) + replace_specs, weight_spec,
+                 *[s[4] for s in specs if s[4] is not None]]
     compiled = B.stateful(fn, copy.variables, signature)
     compiled.problems = problems
     return compiled
@@ -298,26 +318,33 @@ def gradients(
     backprop_modifier=None,
     batch_size: int | None = None,
     return_wrt: bool = False,
+    replace: dict | None = None,
 ):
     """Per-sample scores and gradients of `-sum(weight * loss)` for a validated batch `x`.
 
     The building block of every gradient method: `scores[i] = -sum_j weight_j * loss_j[i]` (for
     `ActivationMaximization`, the target activation or logit) and `grads[i] = d scores[i] /
     d wrt[i]`, computed by a cached compiled function on a model copy (see `vis.copies`).
+    Integer inputs (token ids) are differentiated through the output of the layer they feed
+    (`vis.inputs.embedding_routes`). Gradients are float32, also for mixed-precision models.
 
     Args:
         model: The user's model.
         losses: `(Loss, weight)` pairs.
-        x: A batch, as returned by `prepare_input` (a list of batches for a multi-input model).
-        wrt_tensor: `None` (the input) or the layer whose output to differentiate against.
+        x: A batch (see `vis.inputs.prepare`): an array, or a list with one array per input.
+        wrt_tensor: `None` (the inputs) or the layer whose output to differentiate against.
             Defaults to `None`.
         backprop_modifier: Anything `vis.backprop_modifiers.get` accepts. Defaults to `None`.
         batch_size: Evaluate in chunks of this many samples. Defaults to `None` (all at once).
-        return_wrt: Also return the value of the `wrt` tensor. Defaults to `False`.
+        return_wrt: Also return the values differentiated against (the inputs, the embedding
+            outputs of integer inputs, or the `wrt_tensor` layer's output). Defaults to `False`.
+        replace: `{layer: values}`: these layers' outputs are replaced by the given batches
+            (e.g. interpolated embeddings for Integrated Gradients), and the gradient is taken
+            w.r.t. them. Defaults to `None`.
 
     Returns:
-        `(scores, grads)` NumPy arrays (`scores` of shape `(N,)`; `grads` a list for a list
-        `x`), plus the `wrt` values when `return_wrt` is set.
+        `(scores, grads)` (`scores` of shape `(N,)`; `grads` one array, or a list for a list
+        `x`), plus the differentiated values (same structure) with `return_wrt`.
 
     Raises:
         ValueError: For unknown layers, indices out of range, a bad `batch_size`, no gradient
@@ -336,13 +363,22 @@ def gradients(
     wrt_path = resolve_wrt(copy, wrt_tensor)
     xs, as_list = _as_list(x)
     n = len(xs[0])
+    replaced = {}
+    for layer_id, values in (replace or {}).items():
+        path, _ = copy.layer(layer_id, "replace")
+        values = np.asarray(values, dtype="float32")
+        if len(values) != n:
+            raise ValueError(f"`replace[{layer_id!r}]` has {len(values)} samples, expected {n}.")
+        replaced[path] = values
+    paths = tuple(sorted(replaced))
     specs, targets = _loss_specs(copy, losses, n, B)
-    key = ("gradients", tuple(s[0].cache_key() for s in specs), wrt_path)
-    fn = _function(copy, key, lambda: _gradient_function(copy, specs, wrt_path))
+    key = ("gradients", tuple(s[0].cache_key() for s in specs), wrt_path, paths)
+    fn = _function(copy, key, lambda: _gradient_function(copy, specs, wrt_path, paths))
     weights = np.asarray([float(w) for _, w in losses], dtype="float32")
+    args = xs + [replaced[p] for p in paths]
     score_parts, grad_parts, wrt_parts = [], [], []
     for sl in _chunks(n, batch_size):
-        s, g, w = fn([xi[sl] for xi in xs], weights, *[t[sl] for t in targets])
+        s, g, w = fn([a[sl] for a in args], weights, *[t[sl] for t in targets])
         fn.problems.check()
         score_parts.append(_backend.to_numpy(s))
         grad_parts.append(_backend.to_numpy(g))
@@ -356,10 +392,11 @@ def gradients(
             f"The gradient contains NaN or inf for sample(s) {bad[:10]}: the model is not "
             "differentiable at this input (e.g. sqrt or log at 0, or an overflow)."
         )
-    out = (np.concatenate(score_parts), grads if as_list and wrt_path is None else grads[0])
+    many = as_list and wrt_path is None
+    out = (np.concatenate(score_parts), grads if many else grads[0])
     if return_wrt:
         wrts = [np.concatenate([p[i] for p in wrt_parts]) for i in range(len(wrt_parts[0]))]
-        out = out + (wrts[0],)
+        out = out + (wrts if many else wrts[0],)
     return out
 
 
@@ -369,7 +406,7 @@ def gradients(
 def _score_function(copy: ModelCopy, specs):
     B = _backend.get()
     problems = _TraceProblems()
-    n_inputs = len(copy.source().inputs)
+    n_inputs = _n_inputs(copy)
 
     def fn(values, xs, weights, *targets):
         del problems.messages[:]
@@ -435,7 +472,7 @@ def scores(
 def _activation_function(copy: ModelCopy, keys: tuple[str, ...]):
     B = _backend.get()
     problems = _TraceProblems()
-    n_inputs = len(copy.source().inputs)
+    n_inputs = _n_inputs(copy)
 
     def fn(values, xs):
         del problems.messages[:]

@@ -44,6 +44,10 @@ class Method:
             never calls it: it asks the user for the fitted options; the sanity checks and the
             evaluation fit each model on the inputs they explain.
         requires: The options that `fit` provides and `raw` cannot do without.
+        token_reduction: How `vis.explain` reduces the embedding axis of maps of token inputs
+            (`(N, T, D)` -> `(N, T)`): `'sum'` for attributions (IG, gradient x input), or
+            `'max_abs'` for saliency maps (the largest gradient magnitude, like the channel axis
+            of keras-vis saliency).
 
     Example:
         >>> import vis
@@ -63,6 +67,7 @@ class Method:
     output: str = "input"
     fit: Callable[..., dict] | None = None
     requires: tuple[str, ...] = ()
+    token_reduction: str = "sum"
     _params: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
@@ -74,6 +79,11 @@ class Method:
             raise ValueError(
                 f"Method {self.name!r}: `family` must be one of {list(FAMILIES)}, got "
                 f"{self.family!r}."
+            )
+        if self.token_reduction not in ("sum", "max_abs"):
+            raise ValueError(
+                f"Method {self.name!r}: `token_reduction` must be 'sum' or 'max_abs', got "
+                f"{self.token_reduction!r}."
             )
         if self.output not in ("input", "spatial"):
             raise ValueError(

@@ -78,65 +78,107 @@ def check_smooth(smooth) -> dict | None:
     return out
 
 
-def smooth_maps(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], x: np.ndarray,
-                noise_arrays: Callable[[int], np.ndarray], kind: str = "mean",
-                per_call: int | None = None) -> np.ndarray:
+def smooth_maps(fn: Callable, x, noise_arrays: Callable, kind: str = "mean",
+                per_call: int | None = None):
     """Aggregates `fn`'s maps over noisy copies of each input (the core of every noise tunnel).
 
-    Input `i` is evaluated at `x[i] + noise_arrays(i)[s]` for every draw `s`; whole inputs (all
-    their draws) go to `fn` together, as many per call as `per_call` noisy inputs allow.
+    Sample `i` is evaluated at `x[i] + noise_arrays(i)[s]` for every draw `s`; whole samples
+    (all their draws) go to `fn` together, as many per call as `per_call` noisy samples allow.
+    For a multi-input model `x` is a list and `noise_arrays(i)` a list with one noise array per
+    input (`None` for inputs left unperturbed, e.g. token ids, which are repeated as they are).
 
     Args:
-        fn: `fn(noisy, idx) -> maps`: the maps of `noisy` (the draws of inputs `idx`, input by
-            input), one per noisy input.
-        x: A validated batch `(N, ...)`.
-        noise_arrays: `i -> (S, ...)` noise draws of input `i` (the same `S` for every input).
+        fn: `fn(noisy, idx) -> maps`: the maps of `noisy` (the draws of samples `idx`, sample by
+            sample), one per noisy sample (a list of arrays for a multi-input model).
+        x: A validated batch `(N, ...)`, or a list of batches.
+        noise_arrays: `i -> (S, ...)` noise draws of sample `i` (the same `S` for all), or a
+            list of such arrays / `None`s.
         kind: `'mean'`, `'square'` or `'var'`. Defaults to `'mean'`.
-        per_call: The number of noisy inputs per call of `fn`. Defaults to `None` (`max(S, 64)`).
+        per_call: The number of noisy samples per call of `fn`. Defaults to `None`
+            (`max(S, 64)`).
 
     Returns:
-        The aggregated maps `(N, ...)`, in `x`'s dtype.
+        The aggregated maps `(N, ...)` in `x`'s dtype (a list for a list of maps).
 
     Raises:
         ValueError: For an unknown `kind`.
     """
     if kind not in KINDS:
         raise ValueError(f"`kind` must be one of {list(KINDS)}, got {kind!r}.")
-    n = len(x)
-    first = noise_arrays(0)
-    s = len(first)
+    xs, as_list = (list(x), True) if isinstance(x, list) else ([x], False)
+    n = len(xs[0])
+
+    def draws(i: int) -> list:
+        got = noise_arrays(i)
+        return list(got) if as_list else [got]
+
+    first = draws(0)
+    s = len(next(d for d in first if d is not None))
     per_call = per_call if per_call is not None else max(s, 64)
     inputs_per_chunk = max(1, per_call // s)
-    out = None
+    outs: list | None = None
+    returned_list = False
     for start in range(0, n, inputs_per_chunk):
         idx = np.arange(start, min(n, start + inputs_per_chunk))
-        noisy = np.concatenate([x[i] + (first if i == 0 else noise_arrays(i)) for i in idx])
-        maps = np.asarray(fn(noisy.astype(x.dtype), idx))
-        maps = maps.reshape((len(idx), s) + maps.shape[1:]).astype("float64")
-        if out is None:
-            out = np.empty((n,) + maps.shape[2:], dtype="float64")
-        if kind == "mean":
-            out[idx] = maps.mean(axis=1)
-        elif kind == "square":
-            out[idx] = np.square(maps).mean(axis=1)
-        else:
-            out[idx] = maps.var(axis=1)
-    return out.astype(x.dtype)
+        noise = {int(i): (first if i == 0 else draws(int(i))) for i in idx}
+        noisy = []
+        for k, xk in enumerate(xs):
+            if noise[int(idx[0])][k] is None:
+                noisy.append(np.repeat(xk[idx], s, axis=0))
+            else:
+                noisy.append(np.concatenate([xk[i] + noise[int(i)][k] for i in idx])
+                             .astype(xk.dtype))
+        maps = fn(noisy if as_list else noisy[0], idx)
+        returned_list = isinstance(maps, (list, tuple))
+        maps = list(maps) if returned_list else [maps]
+        if outs is None:
+            outs = [np.empty((n,) + np.shape(m)[1:], dtype="float64") for m in maps]
+        for out, m in zip(outs, maps):
+            m = np.asarray(m).reshape((len(idx), s) + np.shape(m)[1:]).astype("float64")
+            if kind == "mean":
+                out[idx] = m.mean(axis=1)
+            elif kind == "square":
+                out[idx] = np.square(m).mean(axis=1)
+            else:
+                out[idx] = m.var(axis=1)
+    # maps come back in their input's float dtype (one map per input), else in the first's
+    float_dtypes = [xk.dtype if xk.dtype.kind == "f" else np.dtype("float32") for xk in xs]
+    if len(outs) != len(float_dtypes):
+        float_dtypes = [float_dtypes[0]] * len(outs)
+    results = [out.astype(dtype) for out, dtype in zip(outs, float_dtypes)]
+    return results if returned_list else results[0]
 
 
-def gaussian_noise(x: np.ndarray, samples: int, noise: float, seed) -> Callable[[int], np.ndarray]:
-    """SmoothGrad's noise: one seeded standard-normal draw, scaled by each input's range.
+def gaussian_noise(x, samples: int, noise: float, seed) -> Callable:
+    """SmoothGrad's noise: one seeded standard-normal draw, scaled by each sample's range.
+
+    Args:
+        x: A batch, or a list of batches (one per input; integer inputs get no noise).
+        samples: Draws per sample.
+        noise: The noise level, a fraction of each sample's value range.
+        seed: The seed.
 
     Returns:
-        `i -> (samples, ...)`: input `i`'s draws, `sigma_i = noise * (max(x_i) - min(x_i))`.
+        `i -> (samples, ...)`: sample `i`'s draws, `sigma_i = noise * (max(x_i) - min(x_i))`
+        (for a list: one array per input, `None` for integer inputs).
     """
-    flat = x.reshape(len(x), -1)
-    sigmas = noise * (flat.max(axis=1) - flat.min(axis=1))
-    standard = np.random.default_rng(seed).standard_normal((samples,) + x.shape[1:])
+    xs, as_list = (list(x), True) if isinstance(x, list) else ([x], False)
+    rng = np.random.default_rng(seed)
+    scaled = []
+    for xk in xs:
+        if xk.dtype.kind != "f":
+            scaled.append(None)
+            continue
+        flat = xk.reshape(len(xk), -1)
+        sigmas = noise * (flat.max(axis=1) - flat.min(axis=1))
+        scaled.append((rng.standard_normal((samples,) + xk.shape[1:]), sigmas, xk.dtype))
 
-    def noise_arrays(i: int) -> np.ndarray:
-        return (standard * sigmas[i]).astype(x.dtype)
+    def noise_arrays(i: int):
+        out = [None if sc is None else (sc[0] * sc[1][i]).astype(sc[2]) for sc in scaled]
+        return out if as_list else out[0]
 
+    if not any(sc is not None for sc in scaled):
+        raise ValueError("`smooth`: every input holds integers; there is nothing to add noise to.")
     return noise_arrays
 
 
@@ -173,7 +215,7 @@ def noise_tunnel(method, model, x: np.ndarray, targets: np.ndarray, *, samples: 
     noise_arrays = gaussian_noise(x, settings["samples"], settings["noise"], settings["seed"])
     s = settings["samples"]
 
-    def fn(noisy: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    def fn(noisy, idx: np.ndarray):
         return method(model, noisy, np.repeat(targets[idx], s), batch_size=per_call, **options)
 
     return smooth_maps(fn, x, noise_arrays, settings["kind"], per_call)

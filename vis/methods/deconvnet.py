@@ -39,7 +39,7 @@ def raw(model, inputs, targets, *, output=-1, batch_size: int | None = None) -> 
 
 
 register(Method(
-    "deconvnet", raw, family="gradient", signed=True, aliases=("deconv",),
+    "deconvnet", raw, family="gradient", signed=True, token_reduction="max_abs", aliases=("deconv",),
     description="Gradient through rectifiers that pass only the positive incoming gradient.",
     paper="Zeiler & Fergus 2014, https://arxiv.org/abs/1311.2901",
 ))

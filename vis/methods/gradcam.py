@@ -66,40 +66,73 @@ def grad_cam_weights(grads: np.ndarray, activations: np.ndarray, method: str = "
 
 
 def upsample(cams: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
-    """Resizes `(N, h, w)` maps to `(N, *size)`, bilinearly with half-pixel centres.
+    """Resizes `(N, h, w)` maps to `(N, *size)` bilinearly, `(N, t)` maps to `(N, T)` linearly.
 
-    Uses `keras.ops.image.resize(..., interpolation="bilinear")` (TensorFlow's
-    `tf.image.resize` on the TensorFlow backend), as the Grad-CAM reference does; maps that
-    already have the target size are returned as they are (not copied).
+    Half-pixel centres, as `tf.image.resize(..., "bilinear")` (which Grad-CAM's reference uses)
+    computes them: `keras.ops.image.resize`, whose TensorFlow backend is exactly that. A 1-D map
+    (a time series) is resized as a `(t, 1)` image, i.e. linear interpolation along time. Maps
+    that already have the target size are returned as they are (not copied).
 
     Args:
-        cams: A batch of 2-D maps `(N, h, w)`.
-        size: The target `(H, W)`.
+        cams: A batch of 1-D or 2-D maps.
+        size: The target `(T,)` or `(H, W)`.
 
     Returns:
-        A float32 array `(N, H, W)` (or `cams` itself when no resize is needed).
+        A float32 array `(N, *size)` (or `cams` itself when no resize is needed).
 
     Raises:
-        ValueError: If the maps are not 2-D or `size` does not have two entries.
+        ValueError: If the maps are not 1-D or 2-D, or `size` does not match their rank.
 
     Example:
         >>> upsample(np.ones((1, 4, 4), "float32"), (8, 8)).shape
         (1, 8, 8)
+        >>> upsample(np.array([[0.0, 1.0]], "float32"), (4,)).round(2)
+        array([[0.  , 0.25, 0.75, 1.  ]], dtype=float32)
     """
-    if cams.shape[1:] == tuple(size):
+    size = tuple(int(s) for s in size)
+    if cams.shape[1:] == size:
         return cams
-    if cams.ndim != 3 or len(size) != 2:
+    if cams.ndim - 1 != len(size) or len(size) not in (1, 2):
         raise ValueError(
-            f"Grad-CAM upsampling supports 2-D maps; got maps {cams.shape[1:]} for input {size}."
+            f"Grad-CAM upsampling supports 1-D and 2-D maps; got maps {cams.shape[1:]} for "
+            f"input {size}."
         )
-    resized = keras.ops.image.resize(cams[..., None], tuple(size), interpolation="bilinear",
+    images = cams[..., None] if len(size) == 2 else cams[:, :, None, None]
+    target = size if len(size) == 2 else (size[0], 1)
+    resized = keras.ops.image.resize(images.astype("float32"), target, interpolation="bilinear",
                                      data_format="channels_last")
-    return np.asarray(keras.ops.convert_to_numpy(resized))[..., 0]
+    out = np.asarray(keras.ops.convert_to_numpy(resized))
+    return out[..., 0] if len(size) == 2 else out[:, :, 0, 0]
 
 
-def input_spatial_shape(model, x: np.ndarray) -> tuple[int, ...]:
-    """The spatial shape of a batch of model inputs (channels-first aware)."""
-    return tuple(x.shape[2:] if model_channel_axis(model) == 1 else x.shape[1:-1])
+def cam_input(model, x, feature_rank: int) -> int:
+    """Which input a CAM map is upsampled to: the one whose rank matches the feature maps.
+
+    For a single-input model, input 0. For several inputs: the first input of the feature
+    maps' rank (an image input for 2-D convolutions), else input 0.
+    """
+    xs = x if isinstance(x, list) else [x]
+    for k, xk in enumerate(xs):
+        if xk.ndim == feature_rank:
+            return k
+    return 0
+
+
+def input_spatial_shape(model, x, feature_rank: int | None = None) -> tuple[int, ...]:
+    """The spatial shape of a batch of model inputs (channels-first aware).
+
+    Args:
+        model: The model.
+        x: A batch, or a list of batches (the input matching `feature_rank` is used).
+        feature_rank: The rank of the feature maps (batch and channels included). Defaults to
+            `None` (the first input).
+
+    Returns:
+        The spatial shape: `(H, W)` for images, `(T,)` for sequences.
+    """
+    xs = x if isinstance(x, list) else [x]
+    xk = xs[cam_input(model, x, feature_rank) if feature_rank else 0]
+    return tuple(xk.shape[2:] if model_channel_axis(model) == 1 else xk.shape[1:-1])
 
 
 def grad_cam(model, losses: Sequence, x: np.ndarray, *, output=-1, layer=None,
@@ -157,7 +190,14 @@ def grad_cam(model, losses: Sequence, x: np.ndarray, *, output=-1, layer=None,
     spatial = tuple(range(1, grads.ndim - 1))
     weights = grad_cam_weights(grads, acts, variant, spatial)
     cams = np.maximum(np.einsum("n...k,nk->n...", acts.astype("float64"), weights), 0.0)
-    return upsample(cams.astype("float32"), input_spatial_shape(model, x))
+    size = input_spatial_shape(model, x, len(shape))
+    if len(size) != cams.ndim - 1:
+        raise ValueError(
+            f"`{param}`: the feature maps of layer {layer_path!r} have {cams.ndim - 1} spatial "
+            f"axes but the input has {len(size)} ({size}); choose a layer of the input's "
+            "spatial rank."
+        )
+    return upsample(cams.astype("float32"), size)
 
 
 def raw(model, inputs, targets, *, output=-1, layer=None, batch_size: int | None = None):

@@ -64,7 +64,7 @@ def raw(model, inputs, targets, *, output=-1, batch_size: int | None = None) -> 
 
 
 register(Method(
-    "gradient", raw, family="gradient", signed=True, aliases=("saliency", "vanilla"),
+    "gradient", raw, family="gradient", signed=True, token_reduction="max_abs", aliases=("saliency", "vanilla"),
     description="Gradient of the target score w.r.t. the input (vanilla saliency).",
     paper="Simonyan et al. 2014, https://arxiv.org/abs/1312.6034",
 ))

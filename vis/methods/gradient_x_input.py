@@ -11,22 +11,29 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from vis import engine
 from vis.methods._base import Method, register
 from vis.methods._targets import target_score
-from vis.methods.gradient import gradient_of
 
 __all__ = ["raw", "gradient_x_input_of"]
 
 
 def gradient_x_input_of(model, losses: Sequence, x, *, modifier=None,
-                        batch_size: int | None = None) -> np.ndarray:
-    """`x * d score / d x` for the score of `losses` (see `vis.methods.gradient.gradient_of`).
+                        batch_size: int | None = None):
+    """`x * d score / d x` for the score of `losses`, per input.
+
+    Integer inputs are explained in the space of the layer they feed: the embedding output
+    times the gradient w.r.t. it.
 
     Example:
         >>> from vis.methods._targets import target_score
         >>> maps = gradient_x_input_of(model, target_score(-1, y), x)
     """
-    return gradient_of(model, losses, x, modifier=modifier, batch_size=batch_size) * x
+    _, grads, values = engine.gradients(model, losses, x, backprop_modifier=modifier,
+                                        batch_size=batch_size, return_wrt=True)
+    if isinstance(grads, list):
+        return [g * v for g, v in zip(grads, values)]
+    return grads * values
 
 
 def raw(model, inputs, targets, *, output=-1, batch_size: int | None = None) -> np.ndarray:

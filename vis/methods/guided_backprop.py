@@ -39,7 +39,7 @@ def raw(model, inputs, targets, *, output=-1, batch_size: int | None = None) -> 
 
 
 register(Method(
-    "guided_backprop", raw, family="gradient", signed=True, aliases=("guided",),
+    "guided_backprop", raw, family="gradient", signed=True, token_reduction="max_abs", aliases=("guided",),
     description="Gradient through rectifiers that pass only positive gradients at active units.",
     paper="Springenberg et al. 2015, https://arxiv.org/abs/1412.6806",
 ))

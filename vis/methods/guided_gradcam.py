@@ -42,6 +42,11 @@ def guided_grad_cam(model, losses: Sequence, x: np.ndarray, *, output=-1, layer=
     Returns:
         Signed maps shaped like `x`.
     """
+    if isinstance(x, list):
+        raise ValueError(
+            "Guided Grad-CAM explains single-input models; for a multi-input model use "
+            "'gradcam' (on the image input) and 'guided_backprop' (every input) apart."
+        )
     if cams is None:
         cams = grad_cam(model, losses, x, output=output, layer=layer, variant=variant,
                         modifier=modifier, batch_size=batch_size, param=param,

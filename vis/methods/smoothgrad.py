@@ -102,7 +102,7 @@ def raw(model, inputs, targets, *, output=-1, samples: int = 50, noise: float = 
 
 
 register(Method(
-    "smoothgrad", raw, family="gradient", signed=True, aliases=("smooth_grad",),
+    "smoothgrad", raw, family="gradient", signed=True, token_reduction="max_abs", aliases=("smooth_grad",),
     description="Gradient averaged over noisy copies of the input (the gradient + smooth=).",
     paper="Smilkov et al. 2017, https://arxiv.org/abs/1706.03825",
 ))

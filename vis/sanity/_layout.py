@@ -23,20 +23,7 @@ import keras
 import numpy as np
 
 from vis.sanity import metrics as _metrics
-from vis.utils.model import iter_layers, model_channel_axis
-
-_FORMATS = ("channels_first", "channels_last")
-
-
-def _first_spatial_layer(model: keras.Model) -> tuple[keras.layers.Layer | None, int]:
-    """The first convolution / pooling layer (depth-first) and its spatial rank."""
-    for _, layer in iter_layers(model):
-        if isinstance(layer, keras.Model) or getattr(layer, "data_format", None) not in _FORMATS:
-            continue
-        size = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
-        if isinstance(size, (tuple, list)) and size:
-            return layer, len(size)
-    return None, 0
+from vis.utils.model import input_channel_axis
 
 
 def auto_channel_axis(model: keras.Model, ndim: int) -> int | None:
@@ -49,13 +36,7 @@ def auto_channel_axis(model: keras.Model, ndim: int) -> int | None:
     Returns:
         `-1` or `1`, or `None` if the maps have no channel axis.
     """
-    input_ndim = len(model.inputs[0].shape)
-    layer, rank = _first_spatial_layer(model)
-    if layer is not None:
-        if input_ndim != rank + 2 or ndim != input_ndim:
-            return None
-        return 1 if layer.data_format == "channels_first" else -1
-    return model_channel_axis(model) if ndim >= 4 else None
+    return input_channel_axis(model, ndim)
 
 
 def check_channel_axis(channel_axis) -> int | None:

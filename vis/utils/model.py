@@ -353,6 +353,60 @@ def model_channel_axis(model: keras.Model) -> int:
     return channel_axis(None)
 
 
+_FORMATS = ("channels_first", "channels_last")
+
+
+def first_spatial_layer(model: keras.Model) -> tuple[keras.layers.Layer | None, int]:
+    """The first convolution / pooling layer (depth-first) and its spatial rank (`0` if none).
+
+    Example:
+        >>> first_spatial_layer(model)[1]
+        2
+    """
+    for _, layer in iter_layers(model):
+        if isinstance(layer, keras.Model) or getattr(layer, "data_format", None) not in _FORMATS:
+            continue
+        size = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
+        if isinstance(size, (tuple, list)) and size:
+            return layer, len(size)
+    return None, 0
+
+
+def input_channel_axis(model: keras.Model, ndim: int, input_ndim: int | None = None) -> int | None:
+    """The channel axis of maps of rank `ndim` shaped like a model input, or `None`.
+
+    A channel axis is assumed only where the model reads one: if the model's first
+    convolution or pooling layer has spatial rank `r` and the input has rank `r + 2` (batch,
+    `r` spatial axes, channels), the maps have that layer's channel axis (`channels_last`: -1,
+    `channels_first`: 1). A grayscale `(N, H, W)` input reshaped inside the model has none. A
+    model without convolutions has one only for maps of rank 4 or more (images), from the Keras
+    image data format.
+
+    Args:
+        model: The explained model.
+        ndim: The rank of the batch of maps, batch axis included.
+        input_ndim: The rank of the input batch. Defaults to `None` (the first input's).
+
+    Returns:
+        `-1` or `1`, or `None` if the maps have no channel axis.
+
+    Example:
+        >>> input_channel_axis(model, 4)
+        -1
+    """
+    if input_ndim is None:
+        try:
+            input_ndim = len(model.inputs[0].shape)
+        except (AttributeError, ValueError, TypeError, IndexError):
+            input_ndim = ndim
+    layer, rank = first_spatial_layer(model)
+    if layer is not None:
+        if input_ndim != rank + 2 or ndim != input_ndim:
+            return None
+        return 1 if layer.data_format == "channels_first" else -1
+    return model_channel_axis(model) if ndim >= 4 else None
+
+
 def _clone_layer(layer: keras.layers.Layer) -> keras.layers.Layer:
     """A new layer from the config; a `Lambda` reuses the user's in-memory function (its config
     round trip would need unsafe deserialization, which is meant for files, not live objects)."""

@@ -8,11 +8,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from vis import engine
+from vis import inputs as _inputs
 from vis.losses import ActivationMaximization
 from vis.methods.gradient_x_input import gradient_x_input_of
-from vis.utils.model import model_channel_axis
-from vis.visualization._postprocess import finish, warn_if_zero
+from vis.visualization._postprocess import finish_inputs
 
 __all__ = ["visualize_gradient_x_input"]
 
@@ -50,9 +49,9 @@ def visualize_gradient_x_input(
     Example:
         >>> gxi = visualize_gradient_x_input(model, -1, 3, x_test[:4])
     """
-    x, single = engine.prepare_input(model, seed_input)
+    batch = _inputs.prepare(model, seed_input, "seed_input")
     loss = ActivationMaximization(layer_idx, filter_indices)
-    raw = gradient_x_input_of(model, [(loss, 1.0)], x, modifier=backprop_modifier,
+    raw = gradient_x_input_of(model, [(loss, 1.0)], batch.value, modifier=backprop_modifier,
                               batch_size=batch_size)
-    warn_if_zero(raw, "gradient x input map")
-    return finish(raw, single, grad_modifier, keepdims, normalize, model_channel_axis(model))
+    return finish_inputs(model, raw, batch, grad_modifier, keepdims, normalize,
+                         "gradient x input map")

@@ -13,12 +13,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from vis import engine
+from vis import inputs as _inputs
 from vis.losses import ActivationMaximization
 from vis.methods.integrated_gradients import integrated_gradients, trapezoid_weights
 from vis.utils import checks
-from vis.utils.model import model_channel_axis
-from vis.visualization._postprocess import finish, warn_if_zero
+from vis.visualization._postprocess import finish_inputs
 
 __all__ = ["visualize_integrated_gradients", "integrated_gradients", "trapezoid_weights"]
 
@@ -63,11 +62,11 @@ def visualize_integrated_gradients(
         >>> ig = visualize_integrated_gradients(model, -1, 3, x_test[:2], steps=64,
         ...                                     keepdims=True, normalize=False)
     """
-    x, single = engine.prepare_input(model, seed_input)
+    batch = _inputs.prepare(model, seed_input, "seed_input")
     if batch_size is not None:
         batch_size = checks.positive_int(batch_size, "batch_size")
     loss = ActivationMaximization(layer_idx, filter_indices)
-    raw, _ = integrated_gradients(model, [(loss, 1.0)], x, baseline, steps, batch_size,
+    raw, _ = integrated_gradients(model, [(loss, 1.0)], batch.value, baseline, steps, batch_size,
                                   backprop_modifier)
-    warn_if_zero(raw, "Integrated Gradients map")
-    return finish(raw, single, grad_modifier, keepdims, normalize, model_channel_axis(model))
+    return finish_inputs(model, raw, batch, grad_modifier, keepdims, normalize,
+                         "Integrated Gradients map")

@@ -14,10 +14,10 @@ import keras
 import numpy as np
 
 from vis import engine
+from vis import inputs as _inputs
 from vis.losses import ActivationMaximization, Loss
 from vis.methods.gradient import gradient_of
-from vis.utils.model import model_channel_axis
-from vis.visualization._postprocess import finish, warn_if_zero
+from vis.visualization._postprocess import finish, finish_inputs, warn_if_zero
 
 __all__ = ["visualize_saliency", "visualize_saliency_with_losses"]
 
@@ -82,11 +82,15 @@ def visualize_saliency_with_losses(
         >>> maps = visualize_saliency_with_losses(model, losses, x_test[:8])
     """
     losses = _check_losses(losses)
-    x, single = engine.prepare_input(model, seed_input)
-    raw = gradient_of(model, losses, x, wrt=wrt_tensor, modifier=backprop_modifier,
+    batch = _inputs.prepare(model, seed_input, "seed_input")
+    raw = gradient_of(model, losses, batch.value, wrt=wrt_tensor, modifier=backprop_modifier,
                       batch_size=batch_size)
-    warn_if_zero(raw, "gradient")
-    return finish(raw, single, grad_modifier, keepdims, normalize, model_channel_axis(model))
+    if wrt_tensor is not None:  # maps of a layer's output: its own channel axis
+        warn_if_zero(raw, "gradient")
+        copy = engine.get_copy(model)
+        caxis = copy.channel_axis(copy.layer(wrt_tensor, "wrt_tensor")[1])
+        return finish(raw, batch.single, grad_modifier, keepdims, normalize, caxis)
+    return finish_inputs(model, raw, batch, grad_modifier, keepdims, normalize, "gradient")
 
 
 def visualize_saliency(

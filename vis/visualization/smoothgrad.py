@@ -13,13 +13,12 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from vis import engine
+from vis import inputs as _inputs
 from vis.losses import ActivationMaximization
 from vis.methods._smooth import KINDS, gaussian_noise
 from vis.methods.smoothgrad import smooth_gradients
 from vis.utils import checks
-from vis.utils.model import model_channel_axis
-from vis.visualization._postprocess import finish, warn_if_zero
+from vis.visualization._postprocess import finish_inputs
 
 __all__ = ["visualize_smoothgrad", "smooth_gradients"]
 
@@ -80,12 +79,11 @@ def visualize_smoothgrad(
     seed = checks.seed(seed)
     if batch_size is not None:
         batch_size = checks.positive_int(batch_size, "batch_size")
-    x, single = engine.prepare_input(model, seed_input)
+    batch = _inputs.prepare(model, seed_input, "seed_input")
     # One standard-normal draw from `seed`, scaled by each input's sigma: an input's map does not
     # depend on the other inputs of the batch, nor on its position, nor on `batch_size`.
-    noise_arrays = gaussian_noise(x, samples, noise, seed)
+    noise_arrays = gaussian_noise(batch.value, samples, noise, seed)
     loss = ActivationMaximization(layer_idx, filter_indices)
-    raw = smooth_gradients(model, [(loss, 1.0)], x, noise_arrays, kind, backprop_modifier,
-                           batch_size)
-    warn_if_zero(raw, "SmoothGrad map")
-    return finish(raw, single, grad_modifier, keepdims, normalize, model_channel_axis(model))
+    raw = smooth_gradients(model, [(loss, 1.0)], batch.value, noise_arrays, kind,
+                           backprop_modifier, batch_size)
+    return finish_inputs(model, raw, batch, grad_modifier, keepdims, normalize, "SmoothGrad map")
