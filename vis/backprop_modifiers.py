@@ -215,7 +215,9 @@ class ActivationModifier(BackpropModifier):
                 layer.call = self.wrap(original_call)
                 count += 1
             elif _is_rectifier_fn(getattr(layer, "activation", None)):
-                layer.activation = self.wrap(layer.activation)
+                # recurrent layers expose their cell's activation as a read-only property
+                owner = getattr(layer, "cell", None) or layer
+                owner.activation = self.wrap(owner.activation)
                 count += 1
         return count
 

@@ -160,7 +160,10 @@ class ModelCopy:
             if not input_is_pre and getattr(layer, "activation", None) is not None and not (
                 isinstance(layer, keras.layers.Activation)
             ):
-                layer.activation = _tapped_activation(layer.activation, self._taps, path)
+                try:
+                    layer.activation = _tapped_activation(layer.activation, self._taps, path)
+                except AttributeError:  # a read-only property (recurrent layers' cells)
+                    pass
         self._check_alignment(model)
         self.functions: OrderedDict[Any, Any] = OrderedDict()
         self.default_channel_axis = model_channel_axis(model)

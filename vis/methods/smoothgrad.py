@@ -63,7 +63,8 @@ def smooth_gradients(model, losses: Sequence, x: np.ndarray,
         >>> raw.shape == x.shape
         True
     """
-    s = len(noise_arrays(0))
+    first = noise_arrays(0)
+    s = len(next(d for d in first if d is not None) if isinstance(first, list) else first)
     per_call = batch_size if batch_size is not None else max(s, 64)
 
     def fn(noisy: np.ndarray, idx: np.ndarray) -> np.ndarray:
