@@ -16,6 +16,7 @@ written in `keras.ops` and NumPy. The user's model is never modified.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import keras
@@ -152,16 +153,21 @@ def _recorded(rec: dict, key: str, problems: _TraceProblems):
     return _single(rec[key], key)
 
 
+_FUNCTIONS_LOCK = threading.Lock()
+
+
 def _function(copy: ModelCopy, key, build):
     """The compiled function cached on `copy` under `key` (built on first use; LRU)."""
     fns = copy.functions
-    fn = fns.pop(key, None)
+    with _FUNCTIONS_LOCK:
+        fn = fns.pop(key, None)
     if fn is None:
         fn = build()
-    fns[key] = fn  # most recently used last
-    while len(fns) > MAX_FUNCTIONS_PER_COPY:
-        fns.popitem(last=False)
-    return fn
+    with _FUNCTIONS_LOCK:
+        fns[key] = fns.pop(key, fn)  # most recently used last (another thread's build wins)
+        while len(fns) > MAX_FUNCTIONS_PER_COPY:
+            fns.popitem(last=False)
+        return fns[key]
 
 
 # --- losses -> run-time targets ----------------------------------------------------------------
