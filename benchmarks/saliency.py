@@ -13,7 +13,8 @@ import argparse
 
 from _common import bare_gradient, data, images_per_second, mobilenet_v2, small_cnn
 
-from vis.visualization import engine, visualize_saliency
+from vis import engine
+from vis.visualization import visualize_saliency
 
 
 def bench(model, batch: int, singles: int, repeats: int) -> None:
@@ -38,7 +39,7 @@ def bench(model, batch: int, singles: int, repeats: int) -> None:
     print(f"  one image at a time: bare {bare_one:.1f} img/s, visualize_saliency {single:.1f} "
           f"img/s = {single / bare_one:.2f}x")
     copy = engine.get_copy(model, None)
-    traces = [f.experimental_get_tracing_count() for f in copy._functions.values()]
+    traces = [f.experimental_get_tracing_count() for f in copy.functions.values()]
     print(f"  traces of the compiled saliency function after all calls: {traces}")
     try:
         from tf_keras_vis.saliency import Saliency

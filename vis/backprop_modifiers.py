@@ -1,7 +1,7 @@
 """Backprop modifiers: guided backpropagation, deconvnet, and user-registered ones.
 
 A backprop modifier changes how gradients flow backwards through a model *copy* (never the
-user's model), by `tf.custom_gradient` overrides. The built-ins act on the rectifier
+user's model), by `keras.ops.custom_gradient` overrides. The built-ins act on the rectifier
 non-linearities wherever they are: fused `activation='relu'` in Conv/Dense layers, `ReLU` layers
 (including `ReLU(6.)` of MobileNetV2), `Activation('relu')`, `LeakyReLU`, `PReLU` and ELU, inside
 nested models too. A modifier that finds nothing to override warns on every call (the map would
@@ -25,8 +25,8 @@ import abc
 from collections.abc import Callable
 
 import keras
-import tensorflow as tf
 
+from vis import backend as _backend
 from vis.registry import Registry
 from vis.utils.model import iter_layers
 
@@ -38,8 +38,22 @@ _RECTIFIER_LAYERS = (keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.ELU
                      keras.layers.PReLU)
 
 
+def _upstream(args, upstream):
+    """The incoming gradient, whatever the backend passes (positionally or as `upstream=`)."""
+    return upstream if upstream is not None else args[0]
+
+
+def _returned(dx, variables):
+    """A custom gradient's return value: TensorFlow wants gradients for captured variables too."""
+    return dx if variables is None else (dx, [None] * len(variables))
+
+
 def guided(activation: Callable) -> Callable:
     """Guided backprop version of `activation`: `g_in = f'(z) * relu(g_out)`.
+
+    Written with `keras.ops.custom_gradient`, so it works on the TensorFlow, JAX and PyTorch
+    backends; `f'(z)` is the activation's own derivative (a vector-Jacobian product through
+    the backend seam), so ReLU(6.), leaky ReLU and ELU get their exact masks.
 
     Args:
         activation: The forward activation function (e.g. `keras.activations.relu`).
@@ -57,14 +71,13 @@ def guided(activation: Callable) -> Callable:
         array([0., 5., 0.], dtype=float32)
     """
 
-    @tf.custom_gradient
+    @keras.ops.custom_gradient
     def fn(z):
-        with tf.GradientTape() as tape:
-            tape.watch(z)
-            y = activation(z)
+        y = activation(z)
 
-        def grad(dy):
-            return tape.gradient(y, z, output_gradients=tf.nn.relu(dy))
+        def grad(*args, upstream=None, variables=None):
+            dy = _upstream(args, upstream)
+            return _returned(_backend.get().vjp(activation, z, keras.ops.relu(dy)), variables)
 
         return y, grad
 
@@ -73,6 +86,8 @@ def guided(activation: Callable) -> Callable:
 
 def deconv(activation: Callable) -> Callable:
     """Deconvnet (rectified) version of `activation`: `g_in = relu(g_out)`, no forward mask.
+
+    Written with `keras.ops.custom_gradient` (TensorFlow, JAX and PyTorch backends).
 
     Args:
         activation: The forward activation function.
@@ -90,12 +105,13 @@ def deconv(activation: Callable) -> Callable:
         array([5., 5., 0.], dtype=float32)
     """
 
-    @tf.custom_gradient
+    @keras.ops.custom_gradient
     def fn(z):
         y = activation(z)
 
-        def grad(dy):
-            return tf.nn.relu(dy)
+        def grad(*args, upstream=None, variables=None):
+            dy = _upstream(args, upstream)
+            return _returned(keras.ops.cast(keras.ops.relu(dy), y.dtype), variables)
 
         return y, grad
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import jax
 import jax.numpy as jnp
 
-__all__ = ["compile", "stateful", "value_and_grad", "to_tensor", "spec"]
+__all__ = ["compile", "stateful", "value_and_grad", "vjp", "to_tensor", "spec"]
 
 
 def spec(shape, dtype) -> None:
@@ -65,3 +65,9 @@ def value_and_grad(fn: Callable, inputs: list, wrt_inputs: Sequence[int],
 def to_tensor(array, dtype=None):
     """A JAX array from a NumPy array."""
     return jnp.asarray(array, dtype=dtype)
+
+
+def vjp(fn: Callable, x, cotangent):
+    """`cotangent^T d fn / d x` at `x` (a vector-Jacobian product, for custom gradients)."""
+    y, pullback = jax.vjp(fn, x)
+    return pullback(cotangent.astype(y.dtype))[0]

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from vis.utils.compiled import compile_function
 
-__all__ = ["compile", "stateful", "value_and_grad", "to_tensor", "spec"]
+__all__ = ["compile", "stateful", "value_and_grad", "vjp", "to_tensor", "spec"]
 
 
 def spec(shape: Sequence, dtype) -> tf.TensorSpec:
@@ -56,3 +56,11 @@ def value_and_grad(fn: Callable, inputs: list, wrt_inputs: Sequence[int],
 def to_tensor(array, dtype=None):
     """A TensorFlow tensor from a NumPy array."""
     return tf.convert_to_tensor(array, dtype=dtype)
+
+
+def vjp(fn: Callable, x, cotangent):
+    """`cotangent^T d fn / d x` at `x` (a vector-Jacobian product, for custom gradients)."""
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = fn(x)
+    return tape.gradient(y, x, output_gradients=tf.cast(cotangent, y.dtype))

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import keras
 import torch
 
-__all__ = ["compile", "stateful", "value_and_grad", "to_tensor", "spec"]
+__all__ = ["compile", "stateful", "value_and_grad", "vjp", "to_tensor", "spec"]
 
 
 def spec(shape, dtype) -> None:
@@ -68,3 +68,11 @@ def to_tensor(array, dtype=None):
     if isinstance(array, torch.Tensor):
         return array
     return keras.ops.convert_to_tensor(array, dtype=dtype)
+
+
+def vjp(fn: Callable, x, cotangent):
+    """`cotangent^T d fn / d x` at `x` (a vector-Jacobian product, for custom gradients)."""
+    with torch.enable_grad():
+        leaf = x.detach().requires_grad_(True)
+        y = fn(leaf)
+        return torch.autograd.grad(y, leaf, grad_outputs=cotangent.to(y.dtype))[0]
