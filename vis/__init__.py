@@ -1,7 +1,8 @@
 """vis: explain Keras 3 models, correctly and fast.
 
 The one-call front door is `vis.explain(model, inputs, method, targets)`; `vis.methods` is the
-registry of attribution methods it draws on. The keras-vis API lives in `vis.visualization`,
+registry of attribution methods it draws on. `vis.evaluate(model, inputs, targets)` compares
+methods with the metrics of `vis.metrics` (faithfulness, robustness, complexity, ...). The keras-vis API lives in `vis.visualization`,
 and `vis.pattern`, `vis.pss` and `vis.sanity` hold PatternNet/LRP, parameter-space saliency and
 the sanity checks. Importing `vis` is cheap: the submodules (and TensorFlow) load on first use.
 
@@ -17,9 +18,10 @@ import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["explain", "release", "methods", "__version__"]
+__all__ = ["explain", "evaluate", "release", "methods", "metrics", "__version__"]
 
-_LAZY = {"explain": ("vis._explain", "explain"), "release": ("vis.copies", "release")}
+_LAZY = {"explain": ("vis._explain", "explain"), "evaluate": ("vis._evaluate", "evaluate"),
+         "release": ("vis.copies", "release")}
 
 
 def __getattr__(name: str):

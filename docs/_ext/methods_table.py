@@ -1,12 +1,14 @@
-"""mkdocs hook: replaces `<!-- vis:methods-table -->` with the table of `vis.methods`.
+"""mkdocs hook: replaces `<!-- vis:methods-table -->` with the table of `vis.methods`, and
+`<!-- vis:metrics-table -->` with the table of `vis.metrics`.
 
-The docs list the methods from the registry itself, so a registered method appears without
-editing any page.
+The docs list the methods and metrics from the registries themselves, so a registered method or
+metric appears without editing any page.
 """
 
 from __future__ import annotations
 
 MARKER = "<!-- vis:methods-table -->"
+METRICS_MARKER = "<!-- vis:metrics-table -->"
 
 
 def methods_markdown() -> str:
@@ -26,7 +28,29 @@ def methods_markdown() -> str:
     return "\n".join(lines)
 
 
+def _paper_link(paper: str) -> str:
+    if "http" in paper:
+        text, url = paper.rsplit(", ", 1)
+        return f"[{text}]({url})"
+    return paper
+
+
+def metrics_markdown() -> str:
+    """The registered metrics as a Markdown table (name, family, needs, direction, ...)."""
+    from vis import metrics
+
+    lines = ["| metric | family | needs | better | what it measures | paper |",
+             "|---|---|---|---|---|---|"]
+    for row in metrics.table():
+        better = "higher ↑" if row["higher_is_better"] else "lower ↓"
+        lines.append(f"| `{row['name']}` | {row['family']} | {row['needs']} | {better} | "
+                     f"{row['description']} | {_paper_link(row['paper'])} |")
+    return "\n".join(lines)
+
+
 def on_page_markdown(markdown: str, **kwargs) -> str:
-    if MARKER not in markdown:
-        return markdown
-    return markdown.replace(MARKER, methods_markdown())
+    if MARKER in markdown:
+        markdown = markdown.replace(MARKER, methods_markdown())
+    if METRICS_MARKER in markdown:
+        markdown = markdown.replace(METRICS_MARKER, metrics_markdown())
+    return markdown
