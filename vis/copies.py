@@ -5,15 +5,23 @@ intermediate activations, per-layer statistics, randomized weights) works on a *
 objects built from the layers' configs, so that the user's model, its layers, activations and
 attributes are never modified.
 
-- `copy_model(model)`: a detached structural copy with the weights copied in.
-- `ModelCopy`: a copy with a backprop modifier applied and *taps* on every layer. Its `forward`
-  runs the copy statelessly on the user's current weights (`keras.Model.stateless_call`): no
-  weights are copied per call, a model trained further is explained as it is now, and the same
-  code runs on the TensorFlow, JAX and PyTorch backends. During a forward pass the taps record,
+- `copy_model(model, clone_function=None, call_function=None)`: a detached structural copy
+  with the weights copied in (optionally transformed while it is cloned).
+- `SyncedCopy`: a copy whose variables are linked to the user's, one by one: `sync()` loads the
+  user's current weights into the copy (for consumers that change the copy's weights, such as
+  the sanity checks, or differentiate w.r.t. them, such as `vis.pss`), `variables()` lists the
+  user's variables in the copy's order. Adapted `Normalization` layers of every copy read their
+  statistics from their variables at call time, so a re-`adapt()` of the user's layer is seen.
+- `ModelCopy`: a `SyncedCopy` with a backprop modifier applied and *taps* on every layer. Its
+  `forward` runs the copy statelessly on the user's current weights (`keras.Model.stateless_call`):
+  no weights are copied per call, a model trained further is explained as it is now, and the
+  same code runs on the TensorFlow, JAX and PyTorch backends. During a forward pass the taps record,
   in thread-local storage, every layer's input, output and pre-activation value, and can change
   a layer's output (`hooks`: how gradients w.r.t. intermediate layers are taken).
 - `get_copy` / `cached`: one weak-keyed cache per user model, bounded and least recently used
-  first out, shared by the engine, `vis.pattern`, `vis.pss` and `vis.sanity`; `release` frees it.
+  first out, shared by the engine (keys `("engine", ...)`), `vis.pattern` (`("pattern", ...)`),
+  `vis.pss` (`("pss", ...)`) and `vis.sanity` (`("sanity",)`); `release` (`vis.release`) frees
+  all of it.
 """
 
 from __future__ import annotations
@@ -30,7 +38,9 @@ import numpy as np
 
 from vis.utils.model import (
     channel_axis,
+    clone_with_pairs,
     copy_model,
+    copy_weights,
     ends_in_softmax,
     iter_layers,
     model_channel_axis,
@@ -38,8 +48,8 @@ from vis.utils.model import (
     terminal_layer,
 )
 
-__all__ = ["ModelCopy", "copy_model", "get_copy", "cached", "release", "MAX_COPIES_PER_MODEL",
-           "PRE", "INPUT"]
+__all__ = ["SyncedCopy", "ModelCopy", "copy_model", "get_copy", "cached", "copies_of", "release",
+           "weights_digest", "MAX_COPIES_PER_MODEL", "PRE", "INPUT"]
 
 # Copies kept per user model (one per backprop modifier and per consumer), least recently used
 # dropped first: PatternNet modifiers with new patterns, one per sanity-check step, each need one.
@@ -113,7 +123,124 @@ def _live_normalization_call(layer: keras.layers.Normalization) -> Callable:
     return call
 
 
-class ModelCopy:
+class SyncedCopy:
+    """A copy of a user model whose variables are linked, one by one, to the user's variables.
+
+    The copy is made from the layers' configs (`vis.utils.model.clone_with_pairs`), optionally
+    transformed while it is cloned, and starts with the user's weights. Every variable of the
+    copy is linked to the variable of the user's layer it was cloned from (weakly: a copy never
+    keeps a user's model alive), so `sync()` loads the user's *current* weights into the copy,
+    variable to variable, whatever the order of the copy's layers. Adapted `Normalization`
+    layers of the copy read their mean and variance from their variables at every call.
+
+    Args:
+        model: The model to copy: the user's model, or a Functional view of its layers (pass
+            the user's model as `source` then).
+        clone_function: `fn(layer) -> new layer` (see `vis.utils.model.clone_with_pairs`).
+            Defaults to `None` (rebuilt from the config).
+        call_function: `fn(layer, *args, **kwargs) -> outputs` used while cloning a Functional
+            model (see `keras.models.clone_model`). Defaults to `None`.
+        source: The user's model, if `model` is a view of it. Defaults to `None` (`model`).
+
+    Attributes:
+        model: The copied `keras.Model` (owned by vis).
+        source: A weak reference to the user's model.
+        layers: `{path: layer}` of the copy (see `vis.utils.model.iter_layers`).
+
+    Raises:
+        TypeError: If the model cannot be copied (subclassed models, layers that cannot be
+            re-created) or a copied layer's variables do not line up with the original's.
+
+    Example:
+        >>> copy = SyncedCopy(model)
+        >>> copy.model.layers[-1].kernel.assign(np.zeros(copy.model.layers[-1].kernel.shape))
+        >>> copy.sync()  # the user's weights again
+    """
+
+    def __init__(self, model: keras.Model, clone_function: Callable | None = None,
+                 call_function: Callable | None = None, source: keras.Model | None = None):
+        source = model if source is None else source
+        self.source = weakref.ref(source)
+        self.model, pairs = clone_with_pairs(model, clone_function, call_function)
+        copy_weights(pairs)
+        self._links: dict[int, tuple[Any, weakref.ref]] = {}
+        self._refs: tuple[list, list] | None = None
+        for original, clone in pairs:
+            theirs = list(getattr(original, "variables", []))
+            mine = list(getattr(clone, "variables", []))
+            if [tuple(v.shape) for v in mine] != [tuple(v.shape) for v in theirs]:
+                raise TypeError(
+                    f"Could not copy model {source.name!r}: the variables of layer "
+                    f"{getattr(original, 'name', original)!r} do not line up with its copy's."
+                )
+            for dst, src in zip(mine, theirs):
+                self._links[id(dst)] = (dst, weakref.ref(src))
+        self.layers = dict(iter_layers(self.model))
+        for layer in self.layers.values():
+            if isinstance(layer, keras.layers.Normalization) and layer.built:
+                layer.finalize_state()
+                layer.call = _live_normalization_call(layer)
+
+    def _user_variable(self, variable):
+        link = self._links.get(id(variable))
+        if link is None or link[0] is not variable:
+            source = self.source()
+            raise TypeError(
+                f"Could not copy model {getattr(source, 'name', '?')!r}: the copy's variable "
+                f"{variable.path!r} has no counterpart in the model (its weights do not line "
+                "up with the copy's)."
+            )
+        return link[1]
+
+    def variables(self) -> tuple[list, list]:
+        """The user's model's current `(trainable, non_trainable)` variables, copy order.
+
+        The variables the copy's `trainable_variables` / `non_trainable_variables` were copied
+        from, in that order (what `keras.Model.stateless_call` of the copy expects).
+
+        Returns:
+            Two lists of `keras.Variable`s of the user's model.
+
+        Raises:
+            ReferenceError: If the user's model has been garbage collected.
+
+        Example:
+            >>> trainable, non_trainable = SyncedCopy(model).variables()
+            >>> trainable[0] is model.trainable_variables[0]
+            True
+        """
+        if self._refs is None:  # after construction: a modifier may have changed the copy
+            self._refs = (
+                [self._user_variable(v) for v in self.model.trainable_variables],
+                [self._user_variable(v) for v in self.model.non_trainable_variables],
+            )
+        trainable, non_trainable = [r() for r in self._refs[0]], [r() for r in self._refs[1]]
+        if self.source() is None or any(v is None for v in trainable + non_trainable):
+            raise ReferenceError("The model of this copy has been garbage collected.")
+        return trainable, non_trainable
+
+    def sync(self) -> None:
+        """Copies the user's current weights into the copy's own variables (variable to variable).
+
+        Needed by consumers that run the copy on its own variables (the sanity checks randomize
+        them, `vis.pss` differentiates w.r.t. them); `ModelCopy.forward` reads the user's
+        weights directly.
+
+        Raises:
+            ReferenceError: If the user's model has been garbage collected.
+
+        Example:
+            >>> copy = SyncedCopy(model)
+            >>> copy.sync()
+        """
+        for dst, ref in self._links.values():
+            src = ref()
+            if src is None:
+                raise ReferenceError("The model of this copy has been garbage collected.")
+            dst.assign(src.value)
+
+
+class ModelCopy(SyncedCopy):
     """A copy of a user model with a backprop modifier and taps, run on the user's weights.
 
     Use `get_copy(model, backprop_modifier)` rather than the constructor: copies are cached.
@@ -142,17 +269,14 @@ class ModelCopy:
     """
 
     def __init__(self, model: keras.Model, modifier=None):
-        self.source = weakref.ref(model)
+        super().__init__(model)
         self.modifier = modifier
-        self.model = copy_model(model)
         self.overrides = modifier.apply(self.model) if modifier is not None else 0
         self._taps = _Taps()
         self.layers = dict(iter_layers(self.model))
         for path, layer in self.layers.items():
             if isinstance(layer, keras.layers.InputLayer):
                 continue
-            if isinstance(layer, keras.layers.Normalization):
-                layer.call = _live_normalization_call(layer)
             input_is_pre = isinstance(layer, keras.layers.Softmax) or (
                 isinstance(layer, keras.layers.Activation) and ends_in_softmax(layer)
             )
@@ -164,36 +288,11 @@ class ModelCopy:
                     layer.activation = _tapped_activation(layer.activation, self._taps, path)
                 except AttributeError:  # a read-only property (recurrent layers' cells)
                     pass
-        self._check_alignment(model)
+        self.variables()  # every variable of the modified copy has its counterpart
         self.functions: OrderedDict[Any, Any] = OrderedDict()
         self.default_channel_axis = model_channel_axis(model)
 
-    def _check_alignment(self, model: keras.Model) -> None:
-        for mine, theirs, what in (
-            (self.model.trainable_variables, model.trainable_variables, "trainable"),
-            (self.model.non_trainable_variables, model.non_trainable_variables, "non-trainable"),
-        ):
-            if [tuple(v.shape) for v in mine] != [tuple(v.shape) for v in theirs]:
-                raise TypeError(
-                    f"Could not copy model {model.name!r}: its {what} weights do not line up "
-                    "with the copy's."
-                )
-
     # --- running the copy ------------------------------------------------------------------
-
-    def variables(self) -> tuple[list, list]:
-        """The user's model's current `(trainable, non_trainable)` variables, copy order.
-
-        Returns:
-            Two lists of `keras.Variable`s of the user's model.
-
-        Raises:
-            ReferenceError: If the user's model has been garbage collected.
-        """
-        source = self.source()
-        if source is None:
-            raise ReferenceError("The model of this copy has been garbage collected.")
-        return list(source.trainable_variables), list(source.non_trainable_variables)
 
     def forward(self, values, inputs, hooks: dict | None = None, training: bool = False):
         """Runs the copy on `inputs` with the weights `values`; returns `(outputs, recorded)`.
@@ -229,21 +328,6 @@ class ModelCopy:
         shared = sorted(p for p, n in calls.items() if n > 1)
         rec["__shared__"] = shared
         return outputs, rec
-
-    def sync(self) -> None:
-        """Copies the user's current weights into the copy's own variables.
-
-        Only consumers that run `model` itself with its own variables need it (the sanity
-        checks randomize them); `forward` reads the user's weights directly.
-
-        Example:
-            >>> copy = get_copy(model)
-            >>> copy.sync()
-        """
-        trainable, non_trainable = self.variables()
-        for dst, src in zip(self.model.trainable_variables + self.model.non_trainable_variables,
-                            trainable + non_trainable):
-            dst.assign(src.value)
 
     # --- looking layers up -----------------------------------------------------------------
 
@@ -393,9 +477,14 @@ def copies_of(model: keras.Model) -> list:
 def release(model: keras.Model | None = None) -> None:
     """Frees every copy and compiled function vis keeps for `model` (for every model if `None`).
 
-    They are also freed automatically when the model is garbage collected. Call it after
-    changing a model's architecture in place (e.g. setting `layer.activation`): copies are
-    built once from the layers' configs and do not see such changes.
+    The one release of vis (`vis.release`, also `vis.pattern.release` and
+    `vis.engine.release`): the engine's copies (gradients, scores, activations of every method),
+    the streamers of `vis.pattern.fit_patterns` / `signal_quality`, the copies of `vis.pss`
+    and the working copies of the sanity checks all live in this one cache. Objects that hold a
+    copy themselves (a `ParameterSaliency`) keep it. Copies are also freed automatically when the
+    model is garbage collected. Call it after changing a model's architecture in place (e.g.
+    setting `layer.activation`): copies are built once from the layers' configs and do not see
+    such changes (new weights and a re-`adapt()` are seen without it).
 
     Args:
         model: The user's model. Defaults to `None` (every model).

@@ -7,6 +7,7 @@ backprop modifier and the taps; it runs on the user's current weights):
   gradients w.r.t. the input or a layer's output.
 - `scores(model, losses, x)`: the same scores, forward only (perturbation methods, metrics).
 - `activations(model, x, layers)`: any layers' outputs (or pre-softmax logits).
+- `predict(model, x)`: the model's output(s), like `model.predict` without its retracing.
 
 Each is compiled once per (copy, losses' `cache_key`s, layers) with a `None` batch dimension, so
 new inputs, batch sizes or targets never retrace; targets and loss weights are run-time inputs.
@@ -28,8 +29,8 @@ from vis.copies import PRE, ModelCopy, get_copy, release
 from vis.losses import Loss
 from vis.utils.model import ends_in_softmax, output_shape, resolve_layer
 
-__all__ = ["gradients", "scores", "activations", "prepare_input", "resolve_wrt", "get_copy",
-           "release", "ModelCopy", "PRE_SOFTMAX", "MAX_FUNCTIONS_PER_COPY", "check_batch_size"]
+__all__ = ["gradients", "scores", "activations", "predict", "prepare_input", "resolve_wrt",
+           "get_copy", "release", "ModelCopy", "PRE_SOFTMAX", "MAX_FUNCTIONS_PER_COPY", "check_batch_size"]
 
 PRE_SOFTMAX = PRE
 # Compiled functions kept per copy (one per distinct set of losses / layers).
@@ -535,3 +536,46 @@ def activations(
         parts.append(_backend.to_numpy(out))
     result = [np.concatenate([p[i] for p in parts]) for i in range(len(keys))]
     return result if as_list else result[0]
+
+
+def _predict_function(copy: ModelCopy):
+    B = _backend.get()
+    n_inputs = len(copy.source().inputs)
+
+    def fn(values, xs):
+        outputs, _ = copy.forward(values, xs if n_inputs > 1 else xs[0])
+        return keras.tree.flatten(outputs)
+
+    return B.stateful(fn, copy.variables, [_input_specs(B, copy)])
+
+
+def predict(model: keras.Model, x, batch_size: int | None = None):
+    """The outputs of `model` on a validated batch (compiled once, batched).
+
+    Like `model.predict`, but compiled once per model with a `None` batch dimension (a new
+    last-batch size does not retrace) and run on a copy of the model with its current weights.
+
+    Args:
+        model: The user's model (never modified).
+        x: A validated batch (a list of batches for a multi-input model).
+        batch_size: Evaluate in chunks of this many samples. Defaults to `None` (all at once).
+
+    Returns:
+        An array for a single-output model, else a list of arrays (the flattened outputs).
+
+    Raises:
+        ValueError: For a bad `batch_size`.
+        TypeError: If `model` is not a Keras model or cannot be copied.
+
+    Example:
+        >>> probabilities = predict(model, x, batch_size=256)
+        >>> probabilities.shape == (len(x), 10)
+        True
+    """
+    batch_size = check_batch_size(batch_size)
+    copy = get_copy(model)
+    fn = _function(copy, ("predict",), lambda: _predict_function(copy))
+    xs, _ = _as_list(x)
+    parts = [_backend.to_numpy(fn([xi[sl] for xi in xs])) for sl in _chunks(len(xs[0]), batch_size)]
+    result = [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
+    return result[0] if len(result) == 1 else result

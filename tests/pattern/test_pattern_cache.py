@@ -6,7 +6,9 @@ import weakref
 import keras
 import numpy as np
 
+import vis
 import vis.pattern
+from vis import copies
 from vis.pattern import _stream, fit_patterns
 
 
@@ -16,27 +18,30 @@ def _model():
                              keras.layers.Dense(2, name="b")])
 
 
+def _streamers(model):
+    return [c for c in copies.copies_of(model) if isinstance(c, _stream.Streamer)]
+
+
 def test_cache_is_lru_bounded_and_released(monkeypatch):
-    monkeypatch.setattr(_stream, "MAX_STREAMERS_PER_MODEL", 2)
+    monkeypatch.setattr(copies, "MAX_COPIES_PER_MODEL", 2)
     model, other = _model(), _model()
     x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
     fit_patterns(other, x, "linear", verbose=False)
     configs = [("linear", "float32"), ("linear", "float64"), ("two_component", "float64")]
-    keys = []
+    streamers = []
     for estimator, dtype in configs:  # three different sets of recorded taps
         fit_patterns(model, x, estimator, dtype=dtype, verbose=False)
-        keys.append(next(reversed(_stream._STREAMERS[model])))
-    assert len(set(keys)) == 3
-    assert list(_stream._STREAMERS[model]) == keys[1:]  # the least recently used went first
-    streamer = _stream._STREAMERS[model][keys[1]]
+        streamers.append(_streamers(model)[-1])
+    assert len({id(s) for s in streamers}) == 3
+    assert _streamers(model) == streamers[1:]  # the least recently used went first
     fit_patterns(model, x, "linear", dtype="float64", verbose=False)  # a hit: reused, now newest
-    assert list(_stream._STREAMERS[model]) == [keys[2], keys[1]]
-    assert _stream._STREAMERS[model][keys[1]] is streamer
+    assert _streamers(model) == [streamers[2], streamers[1]]
 
+    assert vis.pattern.release is vis.release  # one cache, one release
     vis.pattern.release(model)
-    assert model not in _stream._STREAMERS and other in _stream._STREAMERS
+    assert copies.copies_of(model) == [] and _streamers(other)
     vis.pattern.release()
-    assert len(_stream._STREAMERS) == 0
+    assert copies.copies_of(other) == []
 
 
 def test_cache_does_not_keep_the_model_alive():

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 from conftest import assert_weights_equal, weights_of
 
+from vis import copies
 from vis.sanity import (
     Result,
     metrics,
@@ -185,7 +186,10 @@ def test_user_model_never_changes_even_when_the_method_raises(data):
 def test_gradient_function_compiled_once_across_steps(data):
     model, x, y = data
     model_randomization_test(model, x, y, "gradient", verbose=False, metrics=("spearman",))
-    work = randomization_module._WORKSPACES[model].model
+    workspaces = [c for c in copies.copies_of(model)
+                  if isinstance(c, randomization_module._Workspace)]
+    assert len(workspaces) == 1  # one cached working copy per model, in the shared cache
+    work = workspaces[0].model
     functions = engine.get_copy(work, None).functions
     wrt_input = [f for key, f in functions.items()
                  if key[0] == "gradients" and key[2] is None]  # (Grad-CAM: wrt conv2)

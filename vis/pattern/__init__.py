@@ -4,11 +4,11 @@ Paper: "Learning how to explain neural networks: PatternNet and PatternAttributi
 https://arxiv.org/abs/1705.05598. Fit the patterns once (`fit_patterns`), then explain with
 `PatternNet` (the signal), `PatternAttribution` (its attribution) or keras-vis style with
 `visualize_saliency(..., backprop_modifier=vis.pattern.modifier(patterns))`; compare estimators
-with `signal_quality`; `LRP` gives the paper's relevance baselines. `release(model)` frees the
-model copies that fitting caches.
+with `signal_quality`; `LRP` gives the paper's relevance baselines. `release(model)` (the same
+function as `vis.release`) frees the model copies and compiled passes vis keeps for a model.
 """
 
-from vis.pattern._stream import release
+from vis.copies import release
 from vis.pattern.estimators import ESTIMATORS, get_estimator
 from vis.pattern.explainers import PatternAttribution, PatternModifier, PatternNet, modifier
 from vis.pattern.fit import fit_patterns

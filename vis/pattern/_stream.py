@@ -1,22 +1,22 @@
 """One streaming pass of per-batch sums over a model copy (private helper of fit and quality).
 
-The user's model is copied (inside the active `tf.distribute` strategy's scope); the copy's
-kernel layers record their inputs and the regime layers their outputs during the forward pass, in
-thread-local storage (a `MirroredStrategy` traces each replica in its own thread). A per-batch
-function turns the recorded tensors into sums; the sums are reduced over replicas and added up
-in float64 NumPy arrays, so memory does not depend on the size of the data (the input batches
-come from `vis.pattern._data`).
+The pass runs a `vis.copies.ModelCopy` of the user's model on the user's current weights (its
+`forward`, `keras.Model.stateless_call`: nothing is copied per pass, and a model trained or
+re-adapted since is seen as it is now). The copy's taps record, in thread-local storage (a
+`MirroredStrategy` traces each replica in its own thread), the inputs of the kernel layers and
+the outputs / pre-activation values of the regime layers. A per-batch function turns the
+recorded tensors into sums; the sums are reduced over replicas and added up in float64 NumPy
+arrays, so memory does not depend on the size of the data (the input batches come from
+`vis.pattern._data`).
 
-The streamers (model copies and compiled passes) are cached per model, at most
-`MAX_STREAMERS_PER_MODEL` each (least recently used dropped first), and freed with the model or
-by `release`.
+The streamers (model copy and compiled passes) are kept in the one per-model cache of
+`vis.copies` (key `("pattern", taps..., strategy)`), bounded, least recently used dropped first,
+and freed with the model or by `vis.release` (alias `vis.pattern.release`).
 """
 
 from __future__ import annotations
 
-import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable
 
 import keras
@@ -24,104 +24,75 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from vis import copies
+from vis.copies import INPUT, PRE, ModelCopy, release
 from vis.utils.compiled import compile_function
-from vis.utils.model import copy_model, iter_layers
+from vis.utils.model import iter_layers
 
-__all__ = ["Streamer", "streamer_for", "release", "MAX_STREAMERS_PER_MODEL"]
-
-MAX_STREAMERS_PER_MODEL = 8
-
-
-def _recording_call(call, local: threading.local, path: str, record_in: bool, record_out: bool):
-    def wrapped(*args, **kwargs):
-        rec = local.__dict__.setdefault("rec", {})
-        if record_in:
-            if (path, "in") in rec:
-                raise ValueError(
-                    f"Layer {path!r} is called more than once in the model (a shared layer): "
-                    "its pattern or regime is ambiguous. vis.pattern needs each kernel layer, "
-                    "and each softmax that decides a regime, used once."
-                )
-            rec[(path, "in")] = args[0] if args else kwargs["inputs"]
-        out = call(*args, **kwargs)
-        if record_out:
-            rec[(path, "out")] = out
-        return out
-
-    return wrapped
-
-
-def _recording_activation(activation, local: threading.local, path: str):
-    def wrapped(z, *args, **kwargs):
-        local.__dict__.setdefault("rec", {})[(path, "pre")] = z
-        return activation(z, *args, **kwargs)
-
-    wrapped.__name__ = getattr(activation, "__name__", "activation")
-    return wrapped
+__all__ = ["Streamer", "streamer_for", "release"]
 
 
 class Streamer:
-    """A copy of `model` that records kernel-layer inputs and regime-layer outputs.
+    """Streams per-batch sums of the recorded inputs, outputs and pre-activations of layers.
 
-    The copy is made once (inside the active distribution strategy's scope) and re-synchronised
-    with the user's weights by `sync()`; the per-batch functions are compiled once per
+    The `ModelCopy` is made once (inside the active distribution strategy's scope) and runs on
+    the user's current variables; the per-batch functions are compiled once per
     `(key, input spec)` and reused, so repeated passes do not retrace.
 
     Args:
         model: The user's model (never modified).
-        input_paths: Paths of the layers whose inputs to record.
-        output_paths: Paths of the layers whose outputs to record.
+        input_paths: Paths of the layers whose inputs to record (`(path, 'in')`).
+        output_paths: Paths of the layers whose outputs to record (`(path, 'out')`).
         pre_paths: Paths of the layers whose pre-activation values to record (`(path, 'pre')`;
             the output itself for a layer without activation).
+
+    Raises:
+        ValueError: (when a pass is traced) If a recorded layer is called more than once.
     """
 
     def __init__(self, model: keras.Model, input_paths, output_paths, pre_paths=()):
         self.strategy = tf.distribute.get_strategy()
         with self.strategy.scope():
-            self.model = copy_model(model)
+            self.copy = ModelCopy(model)
         self.source = weakref.ref(model)
-        self.layers = dict(iter_layers(self.model))
-        self._local = threading.local()
-        input_paths, pre_paths = set(input_paths), set(pre_paths)
-        output_paths = set(output_paths) | pre_paths
-        for path in input_paths | output_paths:
-            layer = self.layers[path]
-            layer.call = _recording_call(
-                layer.call, self._local, path, path in input_paths, path in output_paths
-            )
-        for path in pre_paths:
-            layer = self.layers[path]
-            if layer.activation is not None:
-                layer.activation = _recording_activation(layer.activation, self._local, path)
-        self._pairs = list(zip(self.model.weights, model.weights))
+        self._inputs = sorted(set(input_paths))
+        self._pre = sorted(set(pre_paths))
+        self._outputs = sorted(set(output_paths) | set(pre_paths))
         self._functions: dict = {}
-        # An adapted Normalization layer keeps its mean/variance as constants derived from its
-        # variables (`finalize_state`), which assigning the variables does not refresh.
-        self._adapted = [layer for _, layer in iter_layers(self.model)
-                         if isinstance(layer, keras.layers.Normalization)]
-        self._adapted_state = None
 
-    def sync(self) -> None:
-        """Copies the user's current weights into the copy (and refreshes adapted layers)."""
-        for dst, src in self._pairs:
-            dst.assign(src.value)
-        if self._adapted:
-            state = [np.asarray(v).tobytes() for layer in self._adapted for v in layer.weights]
-            if state != self._adapted_state:
-                for layer in self._adapted:
-                    layer.finalize_state()
-                self._functions.clear()  # the constants are captured by the compiled passes
-                self._adapted_state = state
+    @property
+    def layers(self) -> dict:
+        """`{path: layer}` of the *user's* model: the per-batch functions read their kernels
+        (the variables the copy runs on), never change them."""
+        source = self.source()
+        if source is None:
+            raise ReferenceError("The model of this streamer has been garbage collected.")
+        return dict(iter_layers(source))
 
     def forward(self, x) -> dict:
-        """Runs the copy on `x`; returns `{(path, 'in'|'out'): tensor}` of this thread."""
-        self._local.rec = {}
-        self.model(x, training=False)
-        rec, self._local.rec = self._local.rec, {}
-        for (path, kind), value in list(rec.items()):
-            if kind == "out" and (path, "pre") not in rec:
-                rec[(path, "pre")] = value  # no activation: the output is pre-activation
-        return rec
+        """Runs the copy on `x` (the user's weights); returns `{(path, 'in'|'out'|'pre'): tensor}`.
+
+        Call it inside a compiled function: the user's variables are read there.
+
+        Raises:
+            ValueError: If a recorded layer is called more than once (a shared layer).
+        """
+        copy = self.copy
+        trainable, non_trainable = copy.variables()
+        values = ([v.value for v in trainable], [v.value for v in non_trainable])
+        _, rec = copy.forward(values, x)
+        shared = set(rec["__shared__"]) & set(self._inputs + self._outputs)
+        if shared:
+            raise ValueError(
+                f"Layer {sorted(shared)[0]!r} is called more than once in the model (a shared "
+                "layer): its pattern or regime is ambiguous. vis.pattern needs each kernel "
+                "layer, and each softmax that decides a regime, used once."
+            )
+        out = {(path, "in"): rec[path + INPUT] for path in self._inputs}
+        out.update({(path, "out"): rec[path] for path in self._outputs})
+        # no activation: the output is the pre-activation value
+        out.update({(path, "pre"): rec.get(path + PRE, rec[path]) for path in self._pre})
+        return out
 
     def _step(self, key, element_spec, extra_spec, batch_fn, distributed: bool):
         cache_key = (key, distributed, repr(element_spec), repr(extra_spec))
@@ -189,48 +160,15 @@ class Streamer:
         raise ValueError("`data` yielded no batch.")
 
 
-_STREAMERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def streamer_for(model: keras.Model, input_paths, output_paths, pre_paths=()) -> Streamer:
-    """The cached `Streamer` of `model` for these taps and the active strategy, synchronised.
+    """The cached `Streamer` of `model` for these taps and the active strategy.
 
     Records the inputs of `input_paths`, the outputs of `output_paths` and the pre-activation
     values (`(path, 'pre')`, the output itself for layers without activation) of `pre_paths`.
-    At most `MAX_STREAMERS_PER_MODEL` streamers are kept per model (least recently used first
-    out).
+    Kept in `vis.copies.cached(model, ("pattern", inputs, outputs, pre, strategy), ...)`.
     """
     strategy = tf.distribute.get_strategy()
-    key = (tuple(sorted(input_paths)), tuple(sorted(output_paths)), tuple(sorted(pre_paths)),
-           strategy)
-    per_model = _STREAMERS.setdefault(model, OrderedDict())
-    streamer = per_model.pop(key, None)
-    if streamer is None:
-        streamer = Streamer(model, input_paths, output_paths, pre_paths)
-    per_model[key] = streamer  # most recently used last
-    while len(per_model) > MAX_STREAMERS_PER_MODEL:
-        per_model.popitem(last=False)
-    streamer.sync()
-    return streamer
-
-
-def release(model: keras.Model | None = None) -> None:
-    """Frees the model copies and compiled passes that `fit_patterns` / `signal_quality` cached.
-
-    They are kept per model (at most 8 per model, least recently used dropped first) so that
-    fitting again does not copy the model or retrace, and are freed automatically when the model
-    is garbage collected. The copies that the explainers (`PatternNet`, `PatternAttribution`,
-    `LRP`) use live in the gradient engine's own cache: free those with
-    `vis.engine.release(model)`.
-
-    Args:
-        model: The model whose cached copies to free. Defaults to `None` (those of every model).
-
-    Example:
-        >>> patterns = fit_patterns(model, x_train, verbose=False)
-        >>> vis.pattern.release(model)
-    """
-    if model is None:
-        _STREAMERS.clear()
-    else:
-        _STREAMERS.pop(model, None)
+    key = ("pattern", tuple(sorted(input_paths)), tuple(sorted(output_paths)),
+           tuple(sorted(pre_paths)), strategy)
+    return copies.cached(model, key,
+                         lambda: Streamer(model, input_paths, output_paths, pre_paths))

@@ -32,8 +32,8 @@ keeps float32 running means.
 Memory does not depend on the data size. Under a `tf.distribute` strategy (call `fit_patterns`
 inside `strategy.scope()`), batches are split across replicas and the sums reduced: the result is
 the same up to floating-point rounding. The model copy and the compiled pass are cached per model
-(weights are re-synchronised on every call; see `vis.pattern.release`), so fitting again does not
-retrace.
+(in `vis.copies`; the copy runs on the model's current weights, also after further training or a
+re-`adapt()`; `vis.release(model)` frees them), so fitting again does not retrace.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def fit_patterns(
     convolution patches are never materialised (filter-gradient convolutions). Inside a
     `tf.distribute` strategy's scope the batches are split across its replicas and the sums
     reduced (same result). The model is never modified: the pass runs on a cached copy (freed
-    with the model, or by `vis.pattern.release`).
+    with the model, or by `vis.release`).
 
     Preprocessing layers inside the model (`Rescaling`, `Normalization`, and BatchNormalization
     that is not folded) are accepted here — the next kernel layer's patterns are fitted on their

@@ -1,10 +1,14 @@
 """A weight-synchronised copy of the user's model that parameter-space saliency differentiates.
 
-The copy (Keras' `clone_model`, weights copied) can drop the model's final softmax, so that the
-cross-entropy is formed from logits, and can expose, for every scored Conv/Dense layer, the layer's
-input and its pre-activation output ("taps"): from these two tensors the per-sample kernel gradient
-of a whole batch follows from one forward and one backward pass. The user's model is only read:
-its weights are copied into the copy before every computation (`sync`).
+The copy (`vis.copies.SyncedCopy`: the layers rebuilt from their configs, the variables linked to
+the user's) can drop the model's final softmax, so that the cross-entropy is formed from logits,
+and can expose, for every scored Conv/Dense layer, the layer's input and its pre-activation output
+("taps"): from these two tensors the per-sample kernel gradient of a whole batch follows from one
+forward and one backward pass. The user's model is only read: its current weights are assigned to
+the copy's variables before every computation (`sync`), and the gradients are taken w.r.t. the
+copy's kernels. The copies are kept in the per-model cache of `vis.copies` (key `("pss", ...)`),
+so that every `ParameterSaliency` of a model with the same configuration shares one, and are
+freed with the model or by `vis.release(model)`.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import tensorflow as tf
 
+from vis import copies
 from vis.pss._kernels import KernelSpec
 from vis.pss._losses import LossPlan, is_graph_model
 from vis.utils.model import _clone_layer, iter_layers
@@ -43,9 +49,8 @@ class WorkingCopy:
     """
 
     def __init__(self, model, specs: Sequence[KernelSpec], plan: LossPlan, taps: bool):
-        self.source = model
         self.tap_specs: list[int] = []
-        self._pairs: list[tuple[keras.layers.Layer, keras.layers.Layer]] = []
+        self._copy: _TransformedCopy | None = None
         if not (plan.strip_softmax or taps):
             self.model = model
             self.layers = dict(iter_layers(model))
@@ -67,19 +72,44 @@ class WorkingCopy:
                 "Parameter-space saliency needs a model with one input and one output; model "
                 f"{model.name!r} has {len(inputs or [])} inputs and {len(outputs or [])} outputs."
             )
-        self._build(model, specs, plan, taps)
+        strip = plan.output_layer if plan.strip_softmax else None
+        tapped = tuple(spec.path for spec in specs) if taps else None
+        # the copy's variables belong to the strategy whose scope it is made in
+        key = ("pss", None if strip is None else id(strip), tapped, tf.distribute.get_strategy())
+        self._copy = copies.cached(model, key, lambda: _TransformedCopy(model, specs, strip, taps))
+        self.model, self.layers = self._copy.model, self._copy.layers
+        self.tap_specs = list(self._copy.tap_specs)
+        self._copy.sync()
 
-    def _build(self, model, specs, plan, taps) -> None:
+    def sync(self) -> None:
+        """Copies the user's current weights into the copy (no-op without a copy)."""
+        if self._copy is not None:
+            self._copy.sync()
+
+    def kernel(self, spec: KernelSpec):
+        """The kernel variable of `spec` in the model that is differentiated."""
+        return getattr(self.layers[spec.path], spec.attr)
+
+    def layer(self, spec: KernelSpec):
+        """The layer of `spec` in the model that is differentiated."""
+        return self.layers[spec.path]
+
+
+class _TransformedCopy(copies.SyncedCopy):
+    """The copy of `model` without its final softmax (`strip`) and with taps on the scored layers.
+
+    Tapped layers are cloned with a linear activation and followed by their activation, so that
+    their pre-activation output is a tensor of the graph.
+    """
+
+    def __init__(self, model, specs: Sequence[KernelSpec], strip, taps: bool):
         tapped = {}
         if taps:
             by_path = {spec.path: index for index, spec in enumerate(specs)}
             tapped = {id(layer): by_path[path] for path, layer in iter_layers(model)
                       if path in by_path}
-        strip = plan.output_layer if plan.strip_softmax else None
         originals: dict[int, keras.layers.Layer] = {}
-        created: list[tuple[keras.layers.Layer, keras.layers.Layer]] = []
         records: list[tuple[int, object, object]] = []
-
         def clone_function(operation):
             linear = id(operation) in tapped or (
                 operation is strip and hasattr(operation, "activation")
@@ -95,7 +125,6 @@ class WorkingCopy:
             else:  # layers (Lambda included) and `keras.ops` operations
                 clone = _clone_layer(operation)
             originals[id(clone)] = operation
-            created.append((operation, clone))
             return clone
 
         def call_function(operation, *args, **kwargs):
@@ -116,39 +145,16 @@ class WorkingCopy:
 
         graph = keras.Model(model.inputs[0], model.outputs[0], name=model.name)
         try:
-            copy = keras.models.clone_model(
-                graph, clone_function=clone_function, call_function=call_function,
-                recursive=True,
-            )
-        except Exception as error:  # any layer that cannot be re-created from its config
+            super().__init__(graph, clone_function, call_function, source=model)
+        except (TypeError, ValueError) as error:  # a layer that cannot be re-created
             raise CopyError(
                 f"Could not copy model {model.name!r} ({type(error).__name__}: {error})"
             ) from error
-        self._pairs = [(original, clone) for original, clone in created
-                       if getattr(original, "weights", None)]
-        self.layers = dict(iter_layers(copy))
+        self.tap_specs = [index for index, _, _ in records]
         if taps:
-            self.tap_specs = [index for index, _, _ in records]
+            copy = self.model
             self.model = keras.Model(
                 copy.inputs[0],
                 [copy.outputs[0]] + [r[1] for r in records] + [r[2] for r in records],
                 name=f"{model.name}_pss",
             )
-        else:
-            self.model = copy
-        self.sync()
-
-    def sync(self) -> None:
-        """Copies the user's current weights into the copy (no-op without a copy)."""
-        for original, clone in self._pairs:
-            for target, value in zip(clone.weights, original.weights):
-                target.assign(value)
-
-    def kernel(self, spec: KernelSpec):
-        """The kernel variable of `spec` in the model that is differentiated."""
-        return getattr(self.layers[spec.path], spec.attr)
-
-    def layer(self, spec: KernelSpec):
-        """The layer of `spec` in the model that is differentiated."""
-        return self.layers[spec.path]
-

@@ -20,7 +20,6 @@ from vis import engine
 from vis.sanity import _common, _layout
 from vis.sanity.reinit import derive_seed
 from vis.sanity.result import Result
-from vis.utils.compiled import compile_function
 from vis.utils.model import ends_in_softmax, resolve_layer
 
 __all__ = ["data_randomization_test"]
@@ -61,13 +60,10 @@ def _fit(model: keras.Model, x: np.ndarray, y: np.ndarray, epochs: int, seed: in
 
 
 def _predict(model: keras.Model, x: np.ndarray, batch_size: int | None) -> np.ndarray:
-    """Outputs of `model` on `x` through one compiled forward with a `None` batch dimension
-    (`model.predict` retraces on every new last-batch size)."""
-    spec = tf.TensorSpec((None,) + tuple(model.inputs[0].shape[1:]), model.inputs[0].dtype)
-    forward = compile_function(lambda t: model(t, training=False), [spec])
-    step = batch_size or 256
-    return np.concatenate([np.asarray(forward(tf.constant(x[i:i + step])))
-                           for i in range(0, len(x), step)])
+    """Outputs of `model` on `x` through the engine's compiled forward (`vis.engine.predict`:
+    compiled once per model with a `None` batch dimension; `model.predict` retraces on every new
+    last-batch size)."""
+    return engine.predict(model, x, batch_size or 256)
 
 
 def data_randomization_test(

@@ -9,75 +9,66 @@ randomized copies:
   the first layer; step `k` has the `k` top layers random.
 - `mode='independent'`: one layer at a time, all others at their trained values.
 
-Work happens on a private copy of the model (`vis.utils.model.copy_model`, which copies the
-trained weights); the user's model is never changed. The copy is kept per model (weakly) and
-re-loaded with the model's current weights at the start of every test, and the explainers'
-compiled gradient functions are cached on it (the engine re-reads the copy's weights inside every
-compiled call): each gradient method is compiled once per model, not once per step, and a second
-test on the same model compiles nothing. PatternNet / PatternAttribution fit new patterns on each
-randomized model, so they build and compile one explainer per step.
+Work happens on a private copy of the model (`vis.copies.SyncedCopy`, whose variables are
+linked to the user's); the user's model is never changed. The copy is kept in the per-model
+cache of `vis.copies` (key `("sanity",)`, freed with the model or by `vis.release(model)`) and
+re-loaded with the model's current weights at the start of every test (`sync`), and the
+explainers' compiled gradient functions are cached on it (the engine reads the copy's weights
+inside every compiled call): each gradient method is compiled once per model, not once per step,
+and a second test on the same model compiles nothing. A test that starts while the cached copy
+is in use (a re-entrant or concurrent call) works on a fresh, uncached copy. PatternNet /
+PatternAttribution fit new patterns on each randomized model, so they build and compile one
+explainer per step.
 """
 
 from __future__ import annotations
 
-import weakref
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 
 import keras
 import numpy as np
-import tensorflow as tf
 from tqdm.auto import tqdm
 
-from vis import engine
+from vis import copies, engine
 from vis.sanity import _common, _layout
 from vis.sanity.reinit import randomization_steps, reinitialize_layer
 from vis.sanity.result import Result
-from vis.utils.compiled import compile_function
-from vis.utils.model import copy_model, iter_layers
+from vis.utils.model import iter_layers
 
 __all__ = ["model_randomization_test"]
 
 MODES = ("cascading", "independent")
 
 
-class _Workspace:
-    """A private copy of a user model, with a compiled forward pass."""
+class _Workspace(copies.SyncedCopy):
+    """A private copy of a user model to randomize; `busy` while a test runs on it."""
 
     def __init__(self, model: keras.Model):
-        self.model = copy_model(model)
+        super().__init__(model)
         self.busy = False
-        spec = tf.TensorSpec((None,) + tuple(model.inputs[0].shape[1:]), model.inputs[0].dtype)
-        copy = self.model
-        self._forward = compile_function(lambda t: copy(t, training=False), [spec])
-
-    def sync(self, model: keras.Model) -> None:
-        """Loads `model`'s current weights into the copy (variable to variable, no NumPy)."""
-        for mine, theirs in zip(self.model.weights, model.weights):
-            mine.assign(theirs)
 
     def predict(self, x: np.ndarray, batch_size: int | None) -> np.ndarray:
-        step = len(x) if batch_size is None else batch_size
-        outs = [self._forward(x[i:i + step]) for i in range(0, len(x), step)]
-        if any(isinstance(o, (list, tuple, dict)) for o in outs):
-            raise ValueError("The model has several outputs; the sanity checks need one.")
-        outs = [keras.ops.convert_to_numpy(o) for o in outs]
-        return outs[0] if len(outs) == 1 else np.concatenate(outs)
+        """The copy's outputs on `x` with its current (randomized) weights, compiled once."""
+        return engine.predict(self.model, x, batch_size)
 
 
-_WORKSPACES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_BUSY = threading.Lock()
 
 
 @contextmanager
 def _workspace(model: keras.Model):
     """A copy of `model` with its current weights (cached per model; a fresh one if in use)."""
-    ws = _WORKSPACES.get(model)
-    if ws is None or ws.busy:
-        ws = _Workspace(model)
-        _WORKSPACES.setdefault(model, ws)
-    ws.busy = True
+    ws = copies.cached(model, ("sanity",), lambda: _Workspace(model))
+    with _BUSY:
+        free = not ws.busy
+        ws.busy = True
+    if not free:
+        ws = _Workspace(model)  # the cached copy is in use: a fresh one, not cached
+        ws.busy = True
     try:
-        ws.sync(model)
+        ws.sync()
         yield ws
     finally:
         ws.busy = False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import keras
@@ -14,6 +14,8 @@ __all__ = [
     "find_layer_idx",
     "find_last_conv_layer",
     "copy_model",
+    "clone_with_pairs",
+    "copy_weights",
     "ends_in_softmax",
     "channel_axis",
     "terminal_layer",
@@ -421,20 +423,107 @@ def _clone_layer(layer: keras.layers.Layer) -> keras.layers.Layer:
     return layer.__class__.from_config(layer.get_config())
 
 
-def copy_model(model: keras.Model) -> keras.Model:
-    """A structural copy of `model` (nested models too) with the trained weights copied in.
+def clone_with_pairs(
+    model: keras.Model,
+    clone_function: Callable | None = None,
+    call_function: Callable | None = None,
+) -> tuple[keras.Model, list[tuple[Any, Any]]]:
+    """A structural copy of `model` (no weights copied) and the `(original, clone)` of each layer.
 
-    `keras.models.clone_model` alone creates fresh, untrained weights; this copies the weights.
+    The building block of `copy_model` and of the copies in `vis.copies`. Nested Sequential and
+    Functional models are copied recursively; the pairs list the leaf layers (and `keras.ops`
+    operations) the copy is made of, each once.
 
     Args:
         model: A Sequential or Functional Keras model (nested models allowed).
+        clone_function: `fn(layer) -> new layer`, called once per layer. It must return a new
+            object (the user's layers are never shared with a copy). Defaults to `None` (a
+            layer rebuilt from its config; a `Lambda` keeps its in-memory function).
+        call_function: `fn(layer, *args, **kwargs) -> outputs`, how the copy calls each of its
+            layers while it is built (`keras.models.clone_model`; Functional models only).
+            Defaults to `None`.
+
+    Returns:
+        `(clone, pairs)`.
+
+    Raises:
+        TypeError: If `model` is not a Keras model, is a subclassed model, or a layer cannot
+            be re-created.
+        ValueError: If `clone_function` returns a layer of `model` itself.
+
+    Example:
+        >>> clone, pairs = clone_with_pairs(model)
+        >>> all(new is not old for old, new in pairs)
+        True
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
+    make = clone_function or _clone_layer
+    pairs: list[tuple[Any, Any]] = []
+
+    def recording(layer):
+        new = make(layer)
+        if new is layer:
+            raise _SharedLayer(
+                f"`clone_function` returned layer {layer.name!r} itself: a copy must not share "
+                "the user's layers."
+            )
+        pairs.append((layer, new))
+        return new
+
+    try:
+        clone = keras.models.clone_model(model, clone_function=recording,
+                                         call_function=call_function, recursive=True)
+    except _SharedLayer:
+        raise
+    except Exception as exc:  # subclassed models and exotic layers
+        raise _copy_error(model, exc) from exc
+    covered = {id(w) for original, _ in pairs for w in getattr(original, "weights", [])}
+    missing = [w.path for w in model.weights if id(w) not in covered]
+    if missing:
+        raise TypeError(
+            f"Cannot copy model {model.name!r}: weights {missing} belong to no copied layer."
+        )
+    return clone, pairs
+
+
+class _SharedLayer(ValueError):
+    """A `clone_function` returned the layer it was given."""
+
+
+def _copy_error(model: keras.Model, exc: Exception) -> TypeError:
+    return TypeError(
+        f"Cannot copy model {model.name!r} ({type(model).__name__}): {exc}. vis works on a "
+        "copy of Sequential and Functional models (nested ones too); rebuild subclassed "
+        "models with the Functional API."
+    )
+
+
+def copy_model(
+    model: keras.Model,
+    clone_function: Callable | None = None,
+    call_function: Callable | None = None,
+) -> keras.Model:
+    """A structural copy of `model` (nested models too) with the trained weights copied in.
+
+    `keras.models.clone_model` alone creates fresh, untrained weights; this copies the weights,
+    layer by layer (variable to variable), so a `clone_function` / `call_function` that
+    transforms the graph (e.g. drops a softmax, adds outputs) keeps every layer's weights.
+
+    Args:
+        model: A Sequential or Functional Keras model (nested models allowed).
+        clone_function: `fn(layer) -> new layer` (see `clone_with_pairs`); a new layer must
+            have the same weights as the original. Defaults to `None` (rebuilt from the config).
+        call_function: `fn(layer, *args, **kwargs) -> outputs` (Functional models only, see
+            `keras.models.clone_model`). Defaults to `None`.
 
     Returns:
         A new model with new layer objects and equal weights; `model` is not touched.
 
     Raises:
         TypeError: If `model` is not a Keras model or is a subclassed model (those cannot be
-            cloned from their config; rebuild it with the Functional API).
+            cloned from their config; rebuild it with the Functional API), or a layer's
+            weights do not match its copy's.
 
     Example:
         >>> clone = copy_model(model)
@@ -442,20 +531,33 @@ def copy_model(model: keras.Model) -> keras.Model:
         ...                     for a, b in zip(clone.get_weights(), model.get_weights()))
         (False, True)
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
-    try:
-        clone = keras.models.clone_model(model, clone_function=_clone_layer, recursive=True)
-    except Exception as exc:  # subclassed models and exotic layers
-        raise TypeError(
-            f"Cannot copy model {model.name!r} ({type(model).__name__}): {exc}. vis works on a "
-            "copy of Sequential and Functional models (nested ones too); rebuild subclassed "
-            "models with the Functional API."
-        ) from exc
-    clone.set_weights(model.get_weights())
+    clone, pairs = clone_with_pairs(model, clone_function, call_function)
+    copy_weights(pairs)
     for _, layer in iter_layers(clone):
         if isinstance(layer, keras.layers.Normalization) and layer.built:
             # an adapted Normalization derives its mean/variance tensors from its weights only
-            # in finalize_state(): set_weights alone leaves the copy at mean 0, variance 1
+            # in finalize_state(): assigning the weights alone leaves the copy at mean 0,
+            # variance 1
             layer.finalize_state()
     return clone
+
+
+def copy_weights(pairs) -> None:
+    """Assigns each original layer's weights to its clone (variable to variable, no NumPy).
+
+    Args:
+        pairs: `(original, clone)` layers, as returned by `clone_with_pairs`.
+
+    Raises:
+        TypeError: If a clone's weights do not have the original's shapes.
+    """
+    for original, clone in pairs:
+        theirs, mine = list(getattr(original, "weights", [])), list(getattr(clone, "weights", []))
+        if [tuple(v.shape) for v in theirs] != [tuple(v.shape) for v in mine]:
+            raise TypeError(
+                f"The copy of layer {getattr(original, 'name', original)!r} has weights of "
+                f"shapes {[tuple(v.shape) for v in mine]}, the layer "
+                f"{[tuple(v.shape) for v in theirs]}."
+            )
+        for dst, src in zip(mine, theirs):
+            dst.assign(src.value)
