@@ -85,7 +85,7 @@ def visualize_saliency_with_losses(
     x, single = engine.prepare_input(model, seed_input)
     raw = gradient_of(model, losses, x, wrt=wrt_tensor, modifier=backprop_modifier,
                       batch_size=batch_size)
-    warn_if_zero(raw, "gradient")
+    warn_if_zero(raw, "gradient map")
     return finish(raw, single, grad_modifier, keepdims, normalize, model_channel_axis(model))
 
 
