@@ -5,7 +5,10 @@ Usage:
     python docs/make_figures.py --fast   # quick check that every figure can be drawn
 
 It runs `vis demo` into a temporary folder (methods grid, signal quality, PSS, sanity checks) and
-draws one figure per method page from the same trained digits CNN.
+draws one figure per method page from the same trained digits CNN. The method pages and the
+methods of their figures come from the `vis.methods` registry: `docs/methods/<page>.md` whose
+name is a registered name or alias gets `img/<page>.png`, the page's method next to the other
+registered methods of its family.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-IMG = Path(__file__).resolve().parent / "img"
-sys.path.insert(0, str(IMG.parent.parent))
+DOCS = Path(__file__).resolve().parent
+IMG = DOCS / "img"
+sys.path.insert(0, str(DOCS.parent))
 
 FROM_DEMO = {
     "methods.png": "methods_grid.png",
@@ -32,16 +36,27 @@ FROM_DEMO = {
     "sanity_maps.png": "sanity_maps.png",
 }
 
-PAGES = {
-    "gradient.png": ("gradient",),
-    "guided_backprop.png": ("gradient", "guided", "deconvnet"),
-    "gradcam.png": ("gradcam", "gradcam++", "guided_gradcam"),
-    "smoothgrad.png": ("gradient", "smoothgrad"),
-    "integrated_gradients.png": ("gradient_x_input", "integrated_gradients"),
-    "gradient_x_input.png": ("gradient", "gradient_x_input"),
-    "patternnet.png": ("gradient", "patternnet", "patternattribution"),
-    "lrp.png": ("gradient_x_input", "lrp"),
-}
+
+
+def page_figures() -> dict[str, list[str]]:
+    """`figure file -> methods` for every method page: the page's method, then its family's.
+
+    Returns:
+        E.g. `{"gradcam.png": ["gradcam", "gradcam_plus_plus", "guided_gradcam"], ...}` (pages
+        that name no registered method, such as activation maximization, have none).
+    """
+    from vis import methods
+
+    table = methods.table()
+    figures = {}
+    for page in sorted((DOCS / "methods").glob("*.md")):
+        if page.stem not in methods.REGISTRY:
+            continue
+        method = methods.get(page.stem)
+        family = [row["name"] for row in table
+                  if row["family"] == method.family and row["name"] != method.name]
+        figures[f"{page.stem}.png"] = [method.name, *family]
+    return figures
 
 
 def _save(fig, name: str, dpi: int = 90) -> None:
@@ -61,7 +76,6 @@ def main(argv=None) -> int:
     import numpy as np
 
     from vis.demo import method_maps, pick_examples, plot_method_grid, run_demo
-    from vis.pattern import fit_patterns
     from vis.utils.digits import train_digits_cnn
     from vis.visualization import visualize_activation
 
@@ -73,13 +87,13 @@ def main(argv=None) -> int:
             print(f"docs/img/{dst}", file=sys.stderr)
 
     model, (x_train, _), (x_test, y_test) = train_digits_cnn(epochs=8 if args.fast else 15, seed=0)
-    patterns = fit_patterns(model, x_train, verbose=False)
     idx = pick_examples(model, x_test, y_test, 4)
     x, y = x_test[idx], y_test[idx]
-    needed = sorted({m for methods in PAGES.values() for m in methods})
-    maps = method_maps(model, x, y, methods=needed, patterns=patterns,
+    figures = page_figures()
+    needed = list(dict.fromkeys(m for methods in figures.values() for m in methods))
+    maps = method_maps(model, x, y, methods=needed, fit_data=x_train,
                        smoothgrad_samples=16 if args.fast else 50)
-    for name, methods in PAGES.items():
+    for name, methods in figures.items():
         fig = plot_method_grid(x, {m: maps[m] for m in methods}, [f"y={k}" for k in y])
         _save(fig, name)
 

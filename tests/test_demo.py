@@ -39,15 +39,16 @@ def test_pick_examples_distinct_correct_classes(digits_cnn):
 
 
 def test_method_maps_match_references(batch):
+    """Signed methods (the registry's `signed`) scaled by their largest magnitude; Grad-CAM
+    (unsigned) min-max scaled."""
     from vis.demo import method_maps
 
     model, x, y = batch
     maps = method_maps(model, x, y, methods=("gradient", "gradient_x_input", "gradcam"))
     assert list(maps) == ["gradient", "gradient_x_input", "gradcam"]
     g = logit_gradient(model, x, y)[..., 0]
-    mag = np.abs(g)
-    lo, hi = mag.min(axis=(1, 2), keepdims=True), mag.max(axis=(1, 2), keepdims=True)
-    np.testing.assert_allclose(maps["gradient"], (mag - lo) / (hi - lo), atol=1e-5)
+    np.testing.assert_allclose(maps["gradient"], g / np.abs(g).max(axis=(1, 2), keepdims=True),
+                               atol=1e-5)
     gxi = g * x[..., 0]
     np.testing.assert_allclose(maps["gradient_x_input"],
                                gxi / np.abs(gxi).max(axis=(1, 2), keepdims=True), atol=1e-5)
@@ -72,17 +73,19 @@ def test_plot_method_grid_shows_the_maps(batch):
 
     _, x, y = batch
     rng = np.random.default_rng(0)
-    maps = {"gradient": rng.random((3, 8, 8)), "lrp": rng.uniform(-1, 1, (3, 8, 8))}
+    maps = {"gradcam": rng.random((3, 8, 8)), "lrp": rng.uniform(-1, 1, (3, 8, 8))}
     fig = plot_method_grid(x, maps, [f"y={k}" for k in y], title="t")
     axes = np.array(fig.axes).reshape(3, 3)
-    assert [ax.get_title() for ax in axes[0]] == ["input", "gradient", "LRP-eps"]
+    # titles from the registry: the canonical name of an alias ("lrp" is "lrp_epsilon")
+    assert [ax.get_title() for ax in axes[0]] == ["input", "gradcam", "lrp epsilon"]
     for i in range(3):
         np.testing.assert_array_equal(axes[i, 0].images[0].get_array(), x[i, ..., 0])
-        np.testing.assert_array_equal(axes[i, 1].images[0].get_array(), maps["gradient"][i])
+        np.testing.assert_array_equal(axes[i, 1].images[0].get_array(), maps["gradcam"][i])
         np.testing.assert_array_equal(axes[i, 2].images[0].get_array(), maps["lrp"][i])
         assert axes[i, 0].get_ylabel() == f"y={y[i]}"
     assert axes[0, 2].images[0].get_cmap().name == "bwr"       # signed: diverging, symmetric
     assert axes[0, 2].images[0].get_clim() == (-1, 1)
+    assert axes[0, 1].images[0].get_cmap().name == "inferno"   # unsigned (Grad-CAM): [0, 1]
     assert axes[0, 1].images[0].get_clim() == (0, 1)
     import matplotlib.pyplot as plt
 
@@ -113,6 +116,38 @@ def test_plot_method_grid_title_clears_the_column_titles(batch):
     for a, b in zip(column_titles, column_titles[1:]):
         assert not a.overlaps(b)
     plt.close(fig)
+
+
+def test_method_maps_iterate_the_registry(batch, digits_cnn):
+    """METHODS is the registry (a method registered later included); methods that learn from
+    data are fitted with their `fit` on `fit_data`."""
+    import vis
+    import vis.methods
+    from vis import demo
+
+    model, x, y = batch
+    _, (x_train, _), _ = digits_cnn
+    assert list(demo.METHODS) == [row["name"] for row in vis.methods.table()]
+
+    def doubled(model, inputs, targets, **options):
+        """Twice the input minus one (a test method)."""
+        return 2.0 * np.asarray(inputs) - 1.0
+
+    vis.methods.register("doubled_test", doubled)
+    try:
+        assert "doubled_test" in demo.METHODS
+        maps = demo.method_maps(model, x, y, methods=("doubled_test", "pattern_net"),
+                                fit_data=x_train[:200])
+    finally:
+        vis.methods.unregister("doubled_test")
+    assert "doubled_test" not in demo.METHODS
+    m = 2.0 * x[..., 0] - 1.0
+    np.testing.assert_allclose(maps["doubled_test"], m / np.abs(m).max(axis=(1, 2), keepdims=True),
+                               atol=1e-6)
+    patterns = vis.methods.get("patternnet").fit(model, x_train[:200])["patterns"]
+    signal = vis.explain(model, x, "patternnet", y, patterns=patterns)[..., 0]
+    np.testing.assert_allclose(maps["pattern_net"],
+                               signal / np.abs(signal).max(axis=(1, 2), keepdims=True), atol=1e-5)
 
 
 def test_pss_section_without_misclassified_digits(digits_cnn, tmp_path):

@@ -16,7 +16,7 @@ __all__ = ["explain"]
 def explain(
     model: keras.Model,
     inputs,
-    method="gradient",
+    method=methods.DEFAULT,
     targets=None,
     *,
     output=-1,
@@ -43,7 +43,7 @@ def explain(
             dict (keyed by input name) of them.
         method: A registered name or alias (see `vis.methods.names()` or `vis methods`), a
             `vis.methods.Method`, or a callable `(model, inputs, targets, **options) -> maps`.
-            Defaults to `"gradient"`.
+            Defaults to `vis.methods.DEFAULT` (`"gradient"`).
         targets: `None` (each sample's predicted class: the arg-max of the output's score), an
             int (that class for every sample) or one int per sample. Defaults to `None`.
         output: The layer whose score is explained (index, name, nested path or layer); a

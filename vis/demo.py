@@ -3,43 +3,63 @@
 Everything runs on scikit-learn's bundled 8x8 digits (no download). `run_demo(out)` writes into
 `out/`:
 
-- `methods.png`: every attribution method on several test digits,
+- `methods.png`: every registered attribution method on several test digits,
 - `signal_quality.png`: PatternNet's signal-estimator quality rho(S) per layer and estimator,
 - `pss_profile.png`, `pss_input.png`: parameter-space saliency of a misclassified digit,
 - `sanity_curves.png`, `sanity_maps.png`: cascading model randomization of several methods,
 - `summary.md`: the figures and the numbers (accuracy, rho(S), PSS switch-off, similarities).
 
-The functions that compute and draw the maps (`method_maps`, `plot_method_grid`) are reused by
-`docs/make_figures.py` and the notebooks.
+Every method comes from the `vis.methods` registry (`METHODS`: all of them, a method registered
+by the user included). The functions that compute and draw the maps (`method_maps`,
+`plot_method_grid`) are reused by `docs/make_figures.py` and the notebooks.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["METHODS", "SIGNED_METHODS", "run_demo", "method_maps", "plot_method_grid",
-           "pick_examples"]
+# `METHODS` is computed on access (the module's `__getattr__`): the methods registered now.
+__all__ = ["METHODS", "run_demo", "method_maps", "plot_method_grid", "pick_examples",  # noqa: F822
+           "label"]
 
-METHODS = ("gradient", "guided", "deconvnet", "smoothgrad", "integrated_gradients", "gradcam",
-           "guided_gradcam", "patternnet", "patternattribution", "lrp")
-"""The methods of the comparison figure, in column order."""
 
-SIGNED_METHODS = ("integrated_gradients", "gradient_x_input", "patternnet",
-                  "patternattribution", "lrp")
-"""Methods whose maps are shown signed (blue negative, red positive); the others are shown as
-magnitudes."""
+def __getattr__(name: str):
+    if name == "METHODS":
+        return _registered()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-_TITLES = {
-    "gradient": "gradient", "guided": "guided BP", "deconvnet": "deconvnet",
-    "smoothgrad": "SmoothGrad", "integrated_gradients": "IG", "gradient_x_input": "grad x input",
-    "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "guided_gradcam": "Guided Grad-CAM",
-    "patternnet": "PatternNet", "patternattribution": "PatternAttr.", "lrp": "LRP-eps",
-}
+
+def _registered() -> tuple[str, ...]:
+    """Every registered method, in the order of `vis.methods.table()` (family, then name)."""
+    from vis import methods
+
+    return tuple(row["name"] for row in methods.table())
+
+
+def label(name: str) -> str:
+    """A short column title for a method: its canonical name, words wrapped on two lines.
+
+    Args:
+        name: A registered name or alias (or any other title, returned as it is).
+
+    Returns:
+        The title, e.g. `"integrated\\ngradients"` for `"ig"`.
+
+    Example:
+        >>> label("lrp")
+        'lrp epsilon'
+    """
+    from vis import methods
+
+    if name not in methods.REGISTRY:
+        return name
+    return textwrap.fill(methods.get(name).name.replace("_", " "), 12, break_long_words=False)
 
 
 class _Progress:
@@ -84,85 +104,116 @@ def _magnitude(maps: np.ndarray) -> np.ndarray:
     return normalize(m, batch=True)
 
 
+def _is_signed(name: str, maps: np.ndarray) -> bool:
+    """A registered method's `signed`; for other maps, whether they hold negative values."""
+    from vis import methods
+
+    if name in methods.REGISTRY:
+        return methods.get(name).signed
+    return bool(np.any(np.asarray(maps) < 0))
+
+
 def method_maps(
     model,
     x: np.ndarray,
     y: np.ndarray,
-    methods: Sequence[str] = METHODS,
+    methods: Sequence[str] | None = None,
     patterns=None,
     seed: int = 0,
     smoothgrad_samples: int = 50,
     ig_steps: int = 64,
+    fit_data: np.ndarray | None = None,
+    fitted: dict | None = None,
 ) -> dict[str, np.ndarray]:
-    """Computes display-ready maps `(N, H, W)` of several methods for a digits-like model.
+    """Computes display-ready maps `(N, H, W)` of registered methods for a digits-like model.
 
-    Magnitude methods (gradient, guided backprop, deconvnet, SmoothGrad, Grad-CAM family) are
-    returned as `|map|` min-max scaled to [0, 1]; signed methods (`SIGNED_METHODS`) are summed over
-    channels and scaled by their largest magnitude to [-1, 1].
+    Each map is `vis.explain`'s raw map of the class `y[i]`, drawn from the method's record:
+    signed methods (`Method.signed`) are summed over channels and scaled by their largest
+    magnitude to [-1, 1]; the others (the Grad-CAM maps) are min-max scaled to [0, 1]. Each
+    method gets those of the options `seed`, `samples` (`smoothgrad_samples`) and `steps`
+    (`ig_steps`) that it takes; methods that learn from data (`Method.fit`, `Method.requires`)
+    get the options they require from `fitted` (or `patterns`) when given, else are fitted with
+    `Method.fit` on `fit_data` (one fit per fit function: PatternNet and PatternAttribution share
+    theirs).
 
     Args:
         model: A Keras image classifier (ending in softmax or logits). Never modified.
         x: Images `(N, H, W, C)`.
         y: The class explained for each image, `(N,)`.
-        methods: Names from `METHODS` plus `"gradient_x_input"` and `"gradcam++"`. Defaults to
-            `METHODS`.
-        patterns: Fitted `vis.pattern` patterns for `patternnet` / `patternattribution`. Defaults
-            to `None` (fitted on `x` itself if those methods are asked for).
-        seed: Seed of SmoothGrad's noise. Defaults to `0`.
-        smoothgrad_samples: SmoothGrad noise samples. Defaults to `50`.
-        ig_steps: Integrated Gradients steps. Defaults to `64`.
+        methods: Registered names or aliases; the result is keyed by these spellings. Defaults
+            to `None` (`METHODS`: every registered method).
+        patterns: Fitted `vis.pattern` patterns for the methods that require `patterns`.
+            Defaults to `None` (fitted on `fit_data`).
+        seed: Seed of the methods' noise (SmoothGrad, the random control). Defaults to `0`.
+        smoothgrad_samples: Noise samples of the methods with a `samples` option. Defaults to
+            `50`.
+        ig_steps: Path steps of the methods with a `steps` option (Integrated Gradients).
+            Defaults to `64`.
+        fit_data: The data the methods that learn from data are fitted on. Defaults to `None`
+            (`x` itself).
+        fitted: Options already fitted (e.g. `{"patterns": ...}`, see `Method.fit`), given to
+            the methods that require them. Defaults to `None`.
 
     Returns:
         A dict `method -> (N, H, W)` array, in the order of `methods`.
 
     Raises:
-        ValueError: If a method name is unknown.
+        ValueError: If a method name is unknown, or a method needs options that it cannot fit.
 
     Example:
         >>> maps = method_maps(model, x_test[:4], y_test[:4], methods=("gradient", "gradcam"))
         >>> maps["gradcam"].shape
         (4, 8, 8)
     """
-    import vis.visualization as vv
-    from vis.losses import per_sample
+    import vis
+    from vis import methods as registry
 
-    known = set(METHODS) | {"gradient_x_input", "gradcam++"}
-    unknown = [m for m in methods if m not in known]
+    names = list(_registered() if methods is None else methods)
+    unknown = [m for m in names if m not in registry.REGISTRY]
     if unknown:
-        raise ValueError(f"`methods`: unknown {unknown}; valid: {sorted(known)}.")
-    idx = per_sample(np.asarray(y))
-    raw = dict(grad_modifier=None, normalize=False, keepdims=True)
+        raise ValueError(
+            f"`methods`: unknown {unknown}; valid: {registry.names(aliases=True)}."
+        )
+    offered = {"seed": seed, "samples": smoothgrad_samples, "steps": ig_steps}
+    given = dict(fitted or {})
+    if patterns is not None:
+        given["patterns"] = patterns
+    fits: dict = {}
     out: dict[str, np.ndarray] = {}
-    for name in methods:
-        if name in ("gradient", "guided", "deconvnet"):
-            bm = {"gradient": None, "guided": "guided", "deconvnet": "relu"}[name]
-            m = vv.visualize_saliency(model, -1, idx, x, backprop_modifier=bm, **raw)
-        elif name == "smoothgrad":
-            m = vv.visualize_smoothgrad(model, -1, idx, x, samples=smoothgrad_samples, seed=seed,
-                                        **raw)
-        elif name == "integrated_gradients":
-            m = vv.visualize_integrated_gradients(model, -1, idx, x, steps=ig_steps, **raw)
-        elif name == "gradient_x_input":
-            m = vv.visualize_gradient_x_input(model, -1, idx, x, **raw)
-        elif name in ("gradcam", "gradcam++"):
-            m = vv.visualize_cam(model, -1, idx, x, method=name, normalize=False)
-        elif name == "guided_gradcam":
-            m = vv.visualize_cam(model, -1, idx, x, guided=True, normalize=False, keepdims=True)
-        else:
-            m = _pattern_map(name, model, x, y, patterns)
-        out[name] = _signed(m) if name in SIGNED_METHODS else _magnitude(m)
+    for name in names:
+        method = registry.get(name)
+        takes = method.options()
+        options = {k: v for k, v in offered.items() if k in takes}
+        options.update(_fitted(method, model, x if fit_data is None else fit_data, given, fits))
+        m = vis.explain(model, x, method, np.asarray(y), **options)
+        out[name] = _signed(m) if method.signed else _magnitude(m)
     return out
 
 
-def _pattern_map(name: str, model, x, y, patterns):
-    from vis import pattern
+def _fit_all(model, data: np.ndarray, names: Sequence[str]) -> dict:
+    """The options that the methods `names` learn from `data` (`Method.fit`, once per fit)."""
+    from vis import methods as registry
 
-    if name == "lrp":
-        return pattern.LRP(model, rule="epsilon").explain(x, np.asarray(y))
-    if patterns is None:
-        patterns = pattern.fit_patterns(model, x, verbose=False)
-    cls = pattern.PatternNet if name == "patternnet" else pattern.PatternAttribution
-    return cls(model, patterns).explain(x, np.asarray(y))
+    fits: dict = {}
+    options: dict = {}
+    for name in names:
+        options.update(_fitted(registry.get(name), model, data, {}, fits))
+    return options
+
+
+def _fitted(method, model, data, given: dict, fits: dict) -> dict:
+    """The options `method.requires`: given ones, else `method.fit` (cached per fit function)."""
+    if not method.requires:
+        return {}
+    if all(k in given for k in method.requires):
+        return {k: given[k] for k in method.requires}
+    if method.fit is None:
+        raise ValueError(
+            f"`methods`: {method.name!r} needs {list(method.requires)} and has no `fit`."
+        )
+    if method.fit not in fits:
+        fits[method.fit] = method.fit(model, data)
+    return {k: fits[method.fit][k] for k in method.requires}
 
 
 def plot_method_grid(
@@ -172,6 +223,10 @@ def plot_method_grid(
     title: str | None = None,
 ):
     """Draws one row per image: the image, then one column per method.
+
+    Signed maps (of a method whose record says `signed`, or, for other names, maps with negative
+    values) are drawn in `bwr` on [-1, 1], the others in `inferno` on [0, 1]; each column is
+    titled `label(name)`.
 
     Args:
         x: Images `(N, H, W, C)` (or `(N, H, W)`).
@@ -191,6 +246,7 @@ def plot_method_grid(
     if images.ndim == 4:
         images = images[..., 0] if images.shape[-1] == 1 else images
     n, cols = len(images), len(maps) + 1
+    signed = {name: _is_signed(name, m) for name, m in maps.items()}
     # Constrained layout reserves room for the suptitle above the column titles.
     fig, axes = plt.subplots(n, cols, figsize=(1.15 * cols, 1.2 * n + (0.45 if title else 0.2)),
                              squeeze=False, layout="constrained")
@@ -200,12 +256,12 @@ def plot_method_grid(
         if row_labels is not None:
             axes[i, 0].set_ylabel(row_labels[i], fontsize=7)
         for j, (name, m) in enumerate(maps.items(), start=1):
-            if name in SIGNED_METHODS:
+            if signed[name]:
                 axes[i, j].imshow(m[i], cmap="bwr", vmin=-1, vmax=1, interpolation="nearest")
             else:
                 axes[i, j].imshow(m[i], cmap="inferno", vmin=0, vmax=1, interpolation="nearest")
     for j, name in enumerate(["input", *maps], start=0):
-        axes[0, j].set_title(_TITLES.get(name, name), fontsize=7)
+        axes[0, j].set_title(label(name), fontsize=7)
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
@@ -276,13 +332,17 @@ def run_demo(out: str = "demo_out", fast: bool = False, seed: int = 0,
         True
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from vis import methods as registry
+
     os.makedirs(out, exist_ok=True)
-    cfg = dict(epochs=10, n_images=4, sg=16, ig=32, pss_fit=400, draws=10, sanity_n=8, rho_n=600,
+    cfg = dict(epochs=10, n_images=4, samples=16, steps=32, pss_fit=400, draws=10, sanity_n=8, rho_n=600,
                estimators=("filter", "two_component"),
-               sanity_methods=("gradient", "guided_backprop")) if fast else \
-        dict(epochs=15, n_images=6, sg=50, ig=64, pss_fit=None, draws=30, sanity_n=24, rho_n=None,
+               sanity_methods=registry.SANITY_DEFAULTS) if fast else \
+        dict(epochs=15, n_images=6, samples=50, steps=64, pss_fit=None, draws=30, sanity_n=24, rho_n=None,
              estimators=("filter", "linear", "two_component"),
-             sanity_methods=("gradient", "guided_backprop", "gradcam", "integrated_gradients"))
+             sanity_methods=registry.SANITY_EXTENDED)
+    names = _registered()
+    learning = [n for n in names if registry.get(n).fit is not None]
     progress = _Progress(6, verbose)
     t_start = time.perf_counter()
     numbers: dict = {"fast": fast, "seed": seed, "files": []}
@@ -296,10 +356,11 @@ def run_demo(out: str = "demo_out", fast: bool = False, seed: int = 0,
     numbers["n_train"], numbers["n_test"] = int(len(y_train)), int(len(y_test))
     progress.done(f"test accuracy {numbers['accuracy']:.1%}")
 
-    progress.step("fitting PatternNet patterns and measuring signal quality rho(S)")
+    progress.step(f"fitting {', '.join(learning) or 'no method'} on the training digits and "
+                  "measuring signal quality rho(S)")
     from vis import pattern
 
-    patterns = pattern.fit_patterns(model, x_train, verbose=False)
+    fitted = _fit_all(model, x_train, learning)
     x_rho = x_train[: cfg["rho_n"] or len(x_train)]
     quality = {
         est: {k: float(v) for k, v in pattern.signal_quality(
@@ -310,11 +371,13 @@ def run_demo(out: str = "demo_out", fast: bool = False, seed: int = 0,
     numbers["files"].append(_save(_plot_quality(quality), out, "signal_quality.png"))
     progress.done()
 
-    progress.step(f"computing {len(METHODS)} methods on {cfg['n_images']} digits")
+    progress.step(f"computing {len(names)} methods on {cfg['n_images']} digits")
     idx = pick_examples(model, x_test, y_test, cfg["n_images"])
     x, y = x_test[idx], y_test[idx]
-    maps = method_maps(model, x, y, patterns=patterns, seed=seed,
-                       smoothgrad_samples=cfg["sg"], ig_steps=cfg["ig"])
+    maps = method_maps(model, x, y, names, seed=seed, smoothgrad_samples=cfg["samples"],
+                       ig_steps=cfg["steps"], fitted=fitted)
+    numbers["methods"] = {name: registry.get(name).signed for name in names}
+    numbers["fitted"] = learning
     labels = [f"y={k} p={probs[i, k]:.2f}" for i, k in zip(idx, y)]
     fig = plot_method_grid(x, maps, labels, title="Explanations of the true class")
     numbers["files"].append(_save(fig, out, "methods.png"))
@@ -477,9 +540,7 @@ def _summary(numbers: dict, cfg: dict) -> str:
         "",
         "![methods](methods.png)",
         "",
-        "Magnitude maps (inferno) for gradient, guided backprop, deconvnet, SmoothGrad and the "
-        "Grad-CAM family; signed maps (blue negative, red positive) for IG, PatternNet, "
-        "PatternAttribution and LRP. All explain the true class's pre-softmax logit.",
+        _methods_note(numbers),
         "",
         "## PatternNet: signal-estimator quality rho(S) per layer (held-out data)",
         "",
@@ -516,6 +577,22 @@ def _summary(numbers: dict, cfg: dict) -> str:
                 lines.append(f"| {metric} | " + " | ".join(_fmt(v) for v in s[metric]) + " |")
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _methods_note(numbers: dict) -> str:
+    """What the methods figure shows, from the registry's records of its methods."""
+    signed = [name for name, is_signed in numbers["methods"].items() if is_signed]
+    unsigned = [name for name, is_signed in numbers["methods"].items() if not is_signed]
+    parts = []
+    if signed:
+        parts.append(f"Signed maps (blue negative, red positive, each scaled by its largest "
+                     f"magnitude) for {', '.join(signed)}")
+    if unsigned:
+        parts.append(f"non-negative maps (inferno, min-max scaled) for {', '.join(unsigned)}")
+    note = "; ".join(parts) + ". All explain the true class's pre-softmax logit."
+    if numbers["fitted"]:
+        note += f" {', '.join(numbers['fitted'])}: fitted on the training digits."
+    return note[0].upper() + note[1:]
 
 
 def _pss_summary(p: dict) -> list[str]:

@@ -116,29 +116,77 @@ def test_sanity_writes_figures_and_summary(work):
         assert rows[:3] == ["predictions", "conv2", "conv1"], section
 
 
-def test_cli_sanity_methods_are_registered_explainers():
-    from vis.cli import SANITY_METHODS
+def test_cli_sanity_defaults_are_registered_explainers():
+    import vis.methods
+    from vis.cli import build_parser
+    from vis.cli.sanity import chosen_methods
     from vis.sanity import explainers
 
-    assert set(SANITY_METHODS) <= set(explainers.names())
+    assert set(vis.methods.SANITY_DEFAULTS) <= set(explainers.names())
+    # every registered name and alias is accepted, each method once (first spelling kept)
+    every = vis.methods.names(aliases=True)
+    args = build_parser().parse_args(["sanity", "m.keras", "d.npz", "--method", ",".join(every)])
+    chosen = chosen_methods(args)
+    assert sorted(vis.methods.get(m).name for m in chosen) == vis.methods.names()
+    assert all(chosen.index(m) <= every.index(m) for m in chosen)
 
 
 def test_every_method_in_process(work, capsys, monkeypatch):
-    """All the other methods through `main()` (same code path, no subprocess start-up)."""
-    from vis.cli import CAM_METHODS, SALIENCY_METHODS, main
+    """Every registered method through `main()` (same code path, no subprocess start-up):
+    `vis cam` for the CAM family, `vis saliency` for the others; methods that learn from data
+    are fitted on `--fit-data`."""
+    import vis.methods
+    from vis.cli import main
 
     folder, *_ = work
     monkeypatch.chdir(folder)
-    runs = [("saliency", m) for m in SALIENCY_METHODS] + [("cam", m) for m in CAM_METHODS]
-    for command, method in runs:
-        out = f"inproc/{command}_{method.replace('++', 'pp')}.png"
-        status = main([command, "tiny.keras", "gray.jpg", "--method", method, "--out", out,
-                       "--npy"])
-        assert status == 0, capsys.readouterr().err
+    for name in vis.methods.names():
+        method = vis.methods.get(name)
+        command = "cam" if method.family == "cam" else "saliency"
+        out = f"inproc/{command}_{name}.png"
+        fit = ["--fit-data", "data.npz"] if method.fit is not None else []
+        status = main([command, "tiny.keras", "gray.jpg", "--method", name, "--out", out,
+                       "--npy", *fit])
+        assert status == 0, (name, capsys.readouterr().err)
         assert_png(folder / out)
         m = np.load((folder / out).with_suffix(".npy"))
-        assert m.shape == (8, 8) and np.all(np.isfinite(m))
-        assert 0.0 <= m.min() and m.max() <= 1.0
+        assert m.shape == (8, 8) and np.all(np.isfinite(m)), name
+        assert 0.0 <= m.min() and m.max() <= 1.0, name
+
+
+def test_display_maps_are_the_raw_maps_made_magnitudes(work, capsys, monkeypatch):
+    """The .npy is vis.explain's raw map as a heat map: |map| (signed methods), max over
+    channels, min-max scaled; a CAM map (unsigned, spatial) is only min-max scaled."""
+    import vis
+    from vis.cli import main
+
+    folder, model, blob, _ = work
+    monkeypatch.chdir(folder)
+    x = gray_8x8(blob)
+    for args, method, options in [
+        (["saliency", "--method", "ig"], "integrated_gradients", {}),
+        (["cam", "--penultimate-layer", "conv1"], "gradcam", {"layer": "conv1"}),
+    ]:
+        out = f"display/{method}.png"
+        status = main([args[0], "tiny.keras", blob.name, *args[1:], "--class", "2", "--out",
+                       out, "--npy"])
+        assert status == 0, capsys.readouterr().err
+        raw = vis.explain(model, x, method, 2, **options)[0]
+        heat = np.abs(raw).max(axis=-1) if raw.ndim == 3 else raw
+        np.testing.assert_allclose(np.load((folder / out).with_suffix(".npy")), minmax(heat),
+                                   atol=1e-5)
+
+
+def test_fitted_method_without_fit_data(work, capsys, monkeypatch):
+    """PatternNet needs patterns: without --fit-data, one line saying what to give."""
+    from cli_testing import assert_user_error
+
+    folder, *_ = work
+    monkeypatch.chdir(folder)
+    result = vis_main(capsys, "saliency", "tiny.keras", "gray.jpg", "--method", "pattern_net",
+                      "--out", "nofit/x.png")
+    assert_user_error(result, "--method pattern_net", "`patterns`", "--fit-data DATA.npz")
+    assert not (folder / "nofit").exists()
 
 
 def test_rgb_model_with_255_scaling_in_process(work, capsys, monkeypatch):
@@ -175,7 +223,7 @@ def test_rgb_model_with_255_scaling_in_process(work, capsys, monkeypatch):
 
 def test_sanity_method_option_can_be_repeated(work, capsys, monkeypatch):
     """`--method a --method b,a`: a, b once each, in order (the figures are not drawn here)."""
-    import vis.cli
+    import vis.cli.sanity
 
     folder, *_ = work
     monkeypatch.chdir(folder)
@@ -192,9 +240,9 @@ def test_sanity_method_option_can_be_repeated(work, capsys, monkeypatch):
     assert seen == [("gradient", (2, 8, 8, 1), [0, 1])]
     args = vis.cli.build_parser().parse_args(["sanity", "m.keras", "d.npz", "--method",
                                               "gradient", "--method", "lrp,gradient"])
-    assert vis.cli._sanity_methods(args) == ["gradient", "lrp"]
+    assert vis.cli.sanity.chosen_methods(args) == ["gradient", "lrp"]
     default = vis.cli.build_parser().parse_args(["sanity", "m.keras", "d.npz"])
-    assert vis.cli._sanity_methods(default) == ["gradient", "guided_backprop"]
+    assert vis.cli.sanity.chosen_methods(default) == ["gradient", "guided_backprop"]
 
 
 def test_class_top_on_a_nested_layer(work, capsys, monkeypatch):
@@ -260,12 +308,12 @@ def test_panel_map_and_overlay_share_the_colormap():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from vis.cli import _panel_figure
+    from vis.cli._figures import panel_figure
     from vis.utils.image import overlay
 
     rng = np.random.default_rng(0)
     image, heat = rng.random((8, 8, 1)), rng.random((8, 8))
-    fig = _panel_figure(image, heat, "t")
+    fig = panel_figure(image, heat, "t")
     axes = [ax for ax in fig.axes if ax.images]
     shown = axes[1].images[0]
     assert shown.get_cmap().name == "inferno"

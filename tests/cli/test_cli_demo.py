@@ -29,7 +29,7 @@ def test_demo_fast_writes_every_figure(demo):
     methods = out / "methods.png"
     from PIL import Image
 
-    with Image.open(methods) as im:  # 11 columns (input + 10 methods) by 4 rows: wide
+    with Image.open(methods) as im:  # input + one column per registered method, 4 rows: wide
         assert im.size[0] > 2 * im.size[1]
 
 

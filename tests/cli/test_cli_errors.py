@@ -135,9 +135,10 @@ def test_npz_bomb_is_refused_before_decompressing(run, work, monkeypatch):
 
 
 def test_npz_reads_only_the_first_n_rows(work):
-    from vis.cli import _load_data
+    from vis.cli._data import load_data
 
-    x, y = _load_data(str(work / "data.npz"), 3)
+    arrays = load_data(str(work / "data.npz"), 3)
+    x, y = arrays["x"], arrays["y"]
     with np.load(work / "data.npz") as data:
         np.testing.assert_array_equal(x, data["x"][:3])
         np.testing.assert_array_equal(y, data["y"][:3])
@@ -149,14 +150,16 @@ def test_npz_reads_only_the_first_n_rows(work):
 @pytest.mark.parametrize(
     "args, fragments",
     [
+        # --method: the registry's message, which lists every name and alias
         (["saliency", "tiny.keras", "blob.png", "--method", "magic"],
-         ["--method", "unknown method 'magic'", "gradient, guided, deconvnet"]),
-        (["cam", "tiny.keras", "blob.png", "--method", "gradient"],
-         ["unknown method 'gradient'", "gradcam, gradcam++, guided_gradcam"]),
+         ["--method: ", "method 'magic'", "deconvnet, gradcam, gradcam_plus_plus",
+          "guided -> guided_backprop"]),
+        (["cam", "tiny.keras", "blob.png", "--method", "gradcam+++"],
+         ["--method: ", "method 'gradcam+++'", "gradcam++ -> gradcam_plus_plus"]),
         (["sanity", "tiny.keras", "data.npz", "--method", "magic"],
-         ["unknown method 'magic'", "guided_backprop"]),
+         ["--method: ", "method 'magic'", "guided_backprop"]),
         (["sanity", "--method", "gradient,magic", "tiny.keras", "data.npz"],
-         ["unknown method 'magic'"]),
+         ["--method: ", "method 'magic'"]),
         (["sanity", "tiny.keras", "data.npz", "--method", ","], ["separated by commas"]),
         (["saliency", "tiny.keras", "blob.png", "--class", "-1"], ["class index must be >= 0"]),
         (["saliency", "tiny.keras", "blob.png", "--class", "cat"], ["'top'", "'cat'"]),
@@ -174,11 +177,12 @@ def test_usage_errors(run, args, fragments):
 
 
 def test_help_on_every_command(run):
-    for command in ([], ["demo"], ["saliency"], ["cam"], ["sanity"]):
+    for command in ([], ["demo"], ["saliency"], ["cam"], ["sanity"], ["methods"]):
         result = run(*command, "--help")
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith("usage: vis")
-        assert "--out" in result.stdout or not command
+        assert "--out" in result.stdout or command in ([], ["methods"])
+        assert "vis methods" in result.stdout or command in ([], ["demo"], ["methods"])
 
 
 # --- after the model is loaded ------------------------------------------------------------------
@@ -229,16 +233,41 @@ def test_sanity_data_errors(run, data, fragments):
 
 
 def test_cam_on_a_model_without_convolutions(run):
-    message = assert_user_error(run("cam", "dense.keras", "blob.png"), "--penultimate-layer")
+    message = assert_user_error(run("cam", "dense.keras", "blob.png"), "--penultimate-layer",
+                                "convolution")
     assert "penultimate_layer_idx" not in message
 
 
 def test_sanity_gradcam_on_a_model_without_convolutions(run, work):
     message = assert_user_error(
         run("sanity", "dense.keras", "data.npz", "--method", "gradcam", "--out", "dense_out"),
-        "--method gradcam", "convolution", "choose another --method")
+        "--method gradcam: ", "convolution")
     assert "penultimate_layer_idx" not in message and "unexpected" not in message
     assert not (work / "dense_out").exists()
+
+
+def test_library_messages_are_prefixed_never_reworded(run, work):
+    """The library's own message, after the method and the option its parameter came from."""
+    import keras
+
+    import vis
+
+    model = keras.models.load_model(work / "tiny.keras")
+    with pytest.raises(ValueError) as library:
+        vis.explain(model, np.zeros((1, 8, 8, 1), "float32"), "gradcam", 0, layer="flatten")
+    message = assert_user_error(
+        run("cam", "tiny.keras", "blob.png", "--penultimate-layer", "flatten"))
+    assert message == f"vis: error: --method gradcam, --penultimate-layer: {library.value}"
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["cam", "tiny.keras", "blob.png", "--method", "gradient", "--penultimate-layer", "conv1"],
+     ["--penultimate-layer: --method gradient does not work at a layer", "'output'"]),
+    (["saliency", "tiny.keras", "blob.png", "--method", "random", "--layer", "conv1"],
+     ["--layer: --method random explains no layer", "'seed'"]),
+])
+def test_options_a_method_does_not_take(run, args, fragments):
+    assert_user_error(run(*args), *fragments)
 
 
 @pytest.mark.parametrize("command", ["saliency", "cam"])
@@ -278,15 +307,17 @@ def test_clean_message_keeps_only_the_last_error_sentence():
 
 @pytest.mark.parametrize("error, status", [(ValueError, 2), (RuntimeError, 1)])
 def test_method_errors_are_one_clean_line(run, monkeypatch, error, status):
-    import vis.cli
+    import vis
 
     def broken(*args, **kwargs):
         raise error(TF_WRAPPED)
 
-    monkeypatch.setattr(vis.cli, "_explain", broken)
+    monkeypatch.setattr(vis, "explain", broken)
     message = assert_user_error(run("saliency", "tiny.keras", "blob.png", "--out", "b.png"),
                                 "Layer 'a' has 2 outputs; vis explains single-output layers.",
                                 status=status)
+    if status == 2:  # the library's message, prefixed with the option it concerns
+        assert message.startswith("vis: error: --method gradient: Layer 'a'"), message
     assert "in user code" not in message and "File " not in message
 
 

@@ -44,7 +44,7 @@ def test_compare_maps_and_plot_maps():
     with pytest.raises(ValueError, match="patterns"):
         compare_maps(model, x, idx)
     with pytest.raises(ValueError, match="Unknown"):
-        compare_maps(model, x, idx, patterns, methods=("smoothgrad",))
+        compare_maps(model, x, idx, patterns, methods=("magic",))
 
 
 def test_plot_signal_quality():

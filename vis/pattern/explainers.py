@@ -33,7 +33,16 @@ from vis.utils.model import iter_layers
 
 __all__ = ["PatternModifier", "modifier", "PatternNet", "PatternAttribution"]
 
-_KINDS = ("patternnet", "patternattribution")
+
+
+def _kind(explainer: type) -> str:
+    """A modifier's kind names the explainer it serves: its lower-cased class name."""
+    return explainer.__name__.lower()
+
+
+def _explainers() -> dict[str, type]:
+    """`kind -> explainer class`, PatternNet's kind first (the default)."""
+    return {_kind(cls): cls for cls in (PatternNet, PatternAttribution)}
 
 
 def _backprojecting(op, kernel, backward_kernel):
@@ -77,7 +86,8 @@ class PatternModifier(BackpropModifier):
 
     Args:
         patterns: A `Patterns` object from `fit_patterns` (or `Patterns.load`).
-        kind: `'patternnet'` (back-project `A`) or `'patternattribution'` (back-project `W * A`).
+        kind: `'patternnet'` (back-project `A`) or `'patternattribution'` (back-project `W * A`):
+            the explainer's name, lower-cased. Defaults to `None` (`'patternnet'`).
 
     Raises:
         TypeError: If `patterns` is not a `Patterns`.
@@ -87,15 +97,18 @@ class PatternModifier(BackpropModifier):
         >>> mod = PatternModifier(patterns, "patternattribution")
     """
 
-    def __init__(self, patterns: Patterns, kind: str = "patternnet"):
+    def __init__(self, patterns: Patterns, kind: str | None = None):
         if not isinstance(patterns, Patterns):
             raise TypeError(
                 f"`patterns` must be a vis.pattern.Patterns (from fit_patterns), got "
                 f"{type(patterns).__name__}."
             )
-        if kind not in _KINDS:
-            raise ValueError(f"`kind` must be one of {list(_KINDS)}, got {kind!r}.")
+        explainers = _explainers()
+        kind = next(iter(explainers)) if kind is None else kind
+        if kind not in explainers:
+            raise ValueError(f"`kind` must be one of {list(explainers)}, got {kind!r}.")
         self.patterns = patterns
+        self.explainer = explainers[kind]
         self.kind = kind
         self.name = kind
 
@@ -107,8 +120,7 @@ class PatternModifier(BackpropModifier):
 
     def apply(self, model_copy: keras.Model) -> int:
         """Replaces the input-gradient of every Dense/Conv layer of `model_copy`; returns the count."""
-        method = "PatternNet" if self.kind == "patternnet" else "PatternAttribution"
-        _layers.check_explainable(model_copy, method)
+        _layers.check_explainable(model_copy, self.explainer.__name__)
         count = 0
         for path, layer in iter_layers(model_copy):
             if not _layers.is_kernel_layer(layer):
@@ -125,13 +137,13 @@ class PatternModifier(BackpropModifier):
                     f"The pattern of layer {path!r} has shape {pattern.shape} but its kernel has "
                     f"shape {kernel.shape}: the patterns were fitted on another model."
                 )
-            backward = pattern if self.kind == "patternnet" else pattern * kernel
+            backward = pattern * kernel if self.explainer.attribution else pattern
             layer.call = _patched_call(layer, backward.astype(kernel.dtype))
             count += 1
         return count
 
 
-def modifier(patterns: Patterns, kind: str = "patternnet") -> PatternModifier:
+def modifier(patterns: Patterns, kind: str | None = None) -> PatternModifier:
     """A backprop modifier for keras-vis-style use (`visualize_saliency(..., backprop_modifier=)`).
 
     `visualize_saliency` returns `d y_k / d x` computed with the modified backward pass, i.e. the
@@ -143,7 +155,7 @@ def modifier(patterns: Patterns, kind: str = "patternnet") -> PatternModifier:
 
     Args:
         patterns: A `Patterns` object.
-        kind: `'patternnet'` or `'patternattribution'`. Defaults to `'patternnet'`.
+        kind: `'patternnet'` or `'patternattribution'`. Defaults to `None` (`'patternnet'`).
 
     Returns:
         A `PatternModifier`.
@@ -175,11 +187,13 @@ class PatternNet:
         (8, 8, 8, 1)
     """
 
-    kind = "patternnet"
+    attribution = False
+    """Whether kernel layers back-project `W * A` (PatternAttribution) instead of `A`."""
 
     def __init__(self, model: keras.Model, patterns: Patterns):
         self.model = _layers.check_model(model)
-        self.modifier = PatternModifier(patterns, self.kind)
+        self.modifier = PatternModifier(
+            patterns, _kind(PatternAttribution if self.attribution else PatternNet))
 
     def explain(self, seed_input, filter_indices, batch_size: int | None = None) -> np.ndarray:
         """The raw, signed map of the selected output neuron for each sample.
@@ -222,4 +236,4 @@ class PatternAttribution(PatternNet):
         >>> attribution = PatternAttribution(model, patterns).explain(x_test[:8], y_test[:8])
     """
 
-    kind = "patternattribution"
+    attribution = True

@@ -137,8 +137,8 @@ class LRPModifier(BackpropModifier):
     def cache_key(self) -> object:
         """Equal for equal rule parameters (model copies and compiled functions are shared)."""
         if self.rule == "epsilon":
-            return ("lrp", self.rule, self.epsilon)
-        return ("lrp", self.rule, self.alpha, self.beta)
+            return (type(self).__name__, self.rule, self.epsilon)
+        return (type(self).__name__, self.rule, self.alpha, self.beta)
 
     def apply(self, model_copy: keras.Model) -> int:
         """Installs the rule on every Dense/Conv layer of `model_copy`; returns the count."""

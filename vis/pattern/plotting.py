@@ -1,8 +1,9 @@
 """Plots for PatternNet: signal-estimator quality per layer, and maps side by side.
 
 `plot_signal_quality` draws rho(S) per layer for several estimators (the paper's Figure 3);
-`compare_maps` computes PatternNet, PatternAttribution, gradient, deconvnet, guided backprop and
-LRP maps of the same samples, and `plot_maps` shows them in a grid (one row per sample).
+`compare_maps` computes the maps of registered methods (by default PatternNet,
+PatternAttribution, gradient, deconvnet, guided backprop and LRP) of the same samples, and
+`plot_maps` shows them in a grid (one row per sample).
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ from collections.abc import Mapping, Sequence
 import keras
 import numpy as np
 
+from vis.methods import PATTERN_COMPARISON
 from vis.pattern import _layers
 from vis.pattern._explain import target_indices
-from vis.pattern.explainers import PatternAttribution, PatternNet
-from vis.pattern.lrp import LRP
+from vis.pattern.lrp import _RULES as LRP_RULES
 from vis.pattern.patterns import Patterns
 
 __all__ = ["plot_signal_quality", "compare_maps", "plot_maps", "METHODS"]
 
-METHODS = ("patternnet", "patternattribution", "gradient", "deconvnet", "guided", "lrp")
+METHODS = PATTERN_COMPARISON
+"""The default methods of `compare_maps`: those of Kindermans et al. (2018)'s comparison,
+`vis.methods.PATTERN_COMPARISON`."""
 
 
 def plot_signal_quality(results: Mapping[str, Mapping[str, float]], ax=None):
@@ -70,55 +73,66 @@ def compare_maps(
     lrp_rule: str = "epsilon",
     batch_size: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Raw signed maps of several methods for the same samples and output neurons.
+    """Raw signed maps of several registered methods for the same samples and output neurons.
 
-    `patternnet`, `patternattribution` and `lrp` start at `y_k` (their reference definition);
-    `gradient`, `deconvnet` and `guided` are `d y_k / d x` with the respective backprop modifier.
+    Every map is `vis.explain`'s, of the pre-softmax output neuron: the default methods (those of
+    Kindermans et al. 2018, `METHODS`) are PatternNet, PatternAttribution and LRP, which start
+    at `y_k` (their reference definition), and the gradient, deconvnet and guided backprop
+    (`d y_k / d x` with the respective backprop modifier). Any registered method works.
 
     Args:
         model: A Keras ReLU network (never modified).
         seed_input: A batch of samples (or one sample).
         filter_indices: An int or one int per sample.
-        patterns: Fitted `Patterns` (needed for the pattern methods). Defaults to `None`.
-        methods: Names from `METHODS`. Defaults to all.
-        lrp_rule: `'epsilon'` or `'alpha_beta'`. Defaults to `'epsilon'`.
+        patterns: Fitted `Patterns`, for the methods that need them (`Method.requires`).
+            Defaults to `None`.
+        methods: Registered method names or aliases (`vis.methods.names(aliases=True)`); the
+            result is keyed by these spellings. Defaults to `METHODS`.
+        lrp_rule: The rule of the LRP methods (the registry's `lrp_<rule>` methods):
+            `'epsilon'` or `'alpha_beta'`. Defaults to `'epsilon'`.
         batch_size: Evaluate in chunks. Defaults to `None`.
 
     Returns:
         `{method: maps}`, maps shaped like `seed_input`.
 
     Raises:
-        ValueError: An unknown method, or a pattern method without `patterns`.
+        ValueError: An unknown method or `lrp_rule`, or a method that needs `patterns`
+            without them.
         TypeError: A subclassed model (rebuild it with the Functional API).
 
     Example:
         >>> maps = compare_maps(model, x_test[:4], y_test[:4], patterns)
         >>> fig = plot_maps(maps, x_test[:4])
     """
-    from vis.visualization import visualize_saliency
+    from vis import explain
+    from vis import methods as registry
 
     _layers.check_model(model)
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in registry.REGISTRY]
     if unknown:
-        raise ValueError(f"Unknown `methods` {unknown}; valid: {list(METHODS)}.")
-    if patterns is None and {"patternnet", "patternattribution"} & set(methods):
-        raise ValueError("`patterns` is required for 'patternnet' and 'patternattribution'.")
+        raise ValueError(
+            f"Unknown `methods` {unknown}; valid: the registered names and aliases "
+            f"{registry.names(aliases=True)}."
+        )
+    if lrp_rule not in LRP_RULES:
+        raise ValueError(f"`lrp_rule` must be one of {list(LRP_RULES)}, got {lrp_rule!r}.")
+    lrp_methods = {f"lrp_{rule}" for rule in LRP_RULES}
+    chosen = {}
+    for name in methods:
+        method = registry.get(name)
+        chosen[name] = registry.get(f"lrp_{lrp_rule}") if method.name in lrp_methods else method
+    needing = [name for name, method in chosen.items() if "patterns" in method.requires]
+    if patterns is None and needing:
+        raise ValueError(
+            f"`patterns` is required for {needing}: fit them with "
+            "`vis.pattern.fit_patterns(model, x_train)`."
+        )
     n = len(seed_input) if np.ndim(seed_input) == len(model.inputs[0].shape) else 1
     targets = target_indices(filter_indices, n)
     out = {}
-    for method in methods:
-        if method == "patternnet":
-            out[method] = PatternNet(model, patterns).explain(seed_input, targets, batch_size)
-        elif method == "patternattribution":
-            out[method] = PatternAttribution(model, patterns).explain(seed_input, targets, batch_size)
-        elif method == "lrp":
-            out[method] = LRP(model, lrp_rule).explain(seed_input, targets, batch_size)
-        else:
-            modifier = {"gradient": None, "deconvnet": "deconvnet", "guided": "guided"}[method]
-            out[method] = visualize_saliency(
-                model, -1, targets, seed_input, backprop_modifier=modifier, grad_modifier=None,
-                keepdims=True, normalize=False, batch_size=batch_size,
-            )
+    for name, method in chosen.items():
+        options = {"patterns": patterns} if "patterns" in method.requires else {}
+        out[name] = explain(model, seed_input, method, targets, batch_size=batch_size, **options)
     return out
 
 

@@ -57,7 +57,7 @@ def sort_layerwise(values, filters: Sequence[tuple[str, int]]):
 
 def plot_profile(values, filters: Sequence[tuple[str, int]], ax=None, title: str | None = None,
                  layer_means: bool = True, max_labels: int = 20,
-                 ylabel: str = "saliency") -> Figure:
+                 ylabel: str = "filter saliency") -> Figure:
     """Plots a saliency profile layer by layer, each layer's filters sorted (paper's Figure 1).
 
     Args:
@@ -68,7 +68,7 @@ def plot_profile(values, filters: Sequence[tuple[str, int]], ax=None, title: str
         title: Axes title. Defaults to `None`.
         layer_means: Draw each layer's mean as a dashed segment. Defaults to `True`.
         max_labels: Label at most this many layers on the x axis. Defaults to `20`.
-        ylabel: Label of the y axis. Defaults to `"saliency"`.
+        ylabel: Label of the y axis. Defaults to `"filter saliency"`.
 
     Returns:
         The matplotlib `Figure`.

@@ -232,7 +232,8 @@ def find_layer_idx(model: keras.Model, layer_name: str) -> int:
     )
 
 
-def find_last_conv_layer(model: keras.Model, before: str | None = None) -> str:
+def find_last_conv_layer(model: keras.Model, before: str | None = None,
+                         param: str = "layer") -> str:
     """Path of the last layer with a spatial feature map, e.g. the last conv (or its ReLU).
 
     Candidates have a rank >= 3 output (batch included) and are not pooling layers, so that
@@ -242,6 +243,8 @@ def find_last_conv_layer(model: keras.Model, before: str | None = None) -> str:
     Args:
         model: A Keras model.
         before: Only consider layers that come before this path. Defaults to `None` (all).
+        param: The caller's parameter that names the layer explicitly, for the error message.
+            Defaults to `"layer"` (`vis.explain`).
 
     Returns:
         The layer path (see `iter_layers`).
@@ -272,7 +275,7 @@ def find_last_conv_layer(model: keras.Model, before: str | None = None) -> str:
     if found is None:
         raise ValueError(
             "Could not find a layer with a spatial output (a convolution) for Grad-CAM; "
-            "pass `penultimate_layer_idx` explicitly."
+            f"pass `{param}` explicitly."
         )
     return found
 

@@ -19,7 +19,7 @@ from vis.losses import ActivationMaximization
 from vis.methods.gradcam import VARIANTS, grad_cam, grad_cam_weights, upsample
 from vis.methods.guided_gradcam import guided_grad_cam
 from vis.utils.image import normalize as _normalize
-from vis.utils.model import model_channel_axis
+from vis.utils.model import find_last_conv_layer, model_channel_axis
 from vis.visualization._postprocess import finish, warn_if_zero
 
 __all__ = ["visualize_cam", "grad_cam_weights", "upsample"]
@@ -35,7 +35,7 @@ def visualize_cam(
     grad_modifier=None,
     normalize: bool = True,
     guided: bool = False,
-    method: str = "gradcam",
+    method: str = VARIANTS[0],
     keepdims: bool = False,
     batch_size: int | None = None,
 ) -> np.ndarray:
@@ -74,6 +74,10 @@ def visualize_cam(
     if method not in VARIANTS:
         raise ValueError(f"`method` must be one of {list(VARIANTS)}, got {method!r}.")
     x, single = engine.prepare_input(model, seed_input)
+    if penultimate_layer_idx is None:  # found here, so that an error names this parameter
+        target_path, _ = engine.get_copy(model, backprop_modifier).layer(layer_idx, "layer_idx")
+        penultimate_layer_idx = find_last_conv_layer(model, before=target_path,
+                                                     param="penultimate_layer_idx")
     loss = ActivationMaximization(layer_idx, filter_indices)
     cams = grad_cam(model, [(loss, 1.0)], x, output=layer_idx, layer=penultimate_layer_idx,
                     variant=method, modifier=backprop_modifier, grad_modifier=grad_modifier,

@@ -1,6 +1,7 @@
 """Integrated Gradients (Sundararajan et al. 2017, https://arxiv.org/abs/1703.01365), keras-vis style.
 
-A thin wrapper of `vis.methods.integrated_gradients` (whose core it re-exports).
+A thin wrapper of `vis.methods.integrated_gradients` (whose core functions `integrated_gradients`
+and `trapezoid_weights` can be imported from here too).
 
 `IG(x) = (x - x') * integral_0^1 grad f(x' + a (x - x')) da`, by the trapezoid rule over `steps`
 points `a = linspace(0, 1, steps)` with weights `1/(steps-1)` and halved end weights (they sum to
@@ -15,11 +16,11 @@ import numpy as np
 
 from vis import inputs as _inputs
 from vis.losses import ActivationMaximization
-from vis.methods.integrated_gradients import integrated_gradients, trapezoid_weights
+from vis.methods.integrated_gradients import integrated_gradients, trapezoid_weights  # noqa: F401
 from vis.utils import checks
 from vis.visualization._postprocess import finish_inputs
 
-__all__ = ["visualize_integrated_gradients", "integrated_gradients", "trapezoid_weights"]
+__all__ = ["visualize_integrated_gradients"]
 
 
 def visualize_integrated_gradients(

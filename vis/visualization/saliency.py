@@ -86,11 +86,11 @@ def visualize_saliency_with_losses(
     raw = gradient_of(model, losses, batch.value, wrt=wrt_tensor, modifier=backprop_modifier,
                       batch_size=batch_size)
     if wrt_tensor is not None:  # maps of a layer's output: its own channel axis
-        warn_if_zero(raw, "gradient")
+        warn_if_zero(raw, "gradient map")
         copy = engine.get_copy(model)
         caxis = copy.channel_axis(copy.layer(wrt_tensor, "wrt_tensor")[1])
         return finish(raw, batch.single, grad_modifier, keepdims, normalize, caxis)
-    return finish_inputs(model, raw, batch, grad_modifier, keepdims, normalize, "gradient")
+    return finish_inputs(model, raw, batch, grad_modifier, keepdims, normalize, "gradient map")
 
 
 def visualize_saliency(
