@@ -65,7 +65,9 @@ def test_docs_build_strict(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     site = tmp_path / "site"
-    for page in ("methods/gradcam", "methods/patternnet", "guides/sanity_checks", "guides/pss"):
+    for page in ("methods/gradcam", "methods/patternnet", "guides/sanity_checks", "guides/pss",
+                 "methods/occlusion", "methods/rise", "methods/scorecam", "methods/layercam",
+                 "methods/kernel_shap", "methods/lime", "methods/feature_ablation"):
         html = (site / page / "index.html").read_text()
         assert "doc-heading" in html, f"{page}: the API block did not render"
         assert "arxiv.org" in html or "doi.org" in html, f"{page}: no paper link"

@@ -19,7 +19,7 @@ from vis.methods._base import Method, register
 from vis.methods._targets import target_score
 from vis.utils.model import find_last_conv_layer, model_channel_axis
 
-__all__ = ["raw", "grad_cam", "grad_cam_weights", "upsample", "VARIANTS"]
+__all__ = ["raw", "grad_cam", "grad_cam_weights", "upsample", "feature_layer", "VARIANTS"]
 
 VARIANTS = ("gradcam", "gradcam++")
 
@@ -135,6 +135,47 @@ def input_spatial_shape(model, x, feature_rank: int | None = None) -> tuple[int,
     return tuple(xk.shape[2:] if model_channel_axis(model) == 1 else xk.shape[1:-1])
 
 
+def feature_layer(model, output=-1, layer=None, *, param: str = "layer",
+                  output_param: str = "output", modifier=None, what: str = "Grad-CAM"
+                  ) -> tuple[str, int]:
+    """The layer whose feature maps a CAM weights, and its channel axis.
+
+    Args:
+        model: The user's model.
+        output: The explained layer, to find the default `layer` before it. Defaults to `-1`.
+        layer: A layer identifier. Defaults to `None` (the last layer with a spatial output
+            before `output`).
+        param: The name of `layer` in error messages. Defaults to `"layer"`.
+        output_param: The name of `output` in error messages. Defaults to `"output"`.
+        modifier: The backprop modifier of the copy. Defaults to `None`.
+        what: The method's name in error messages. Defaults to `"Grad-CAM"`.
+
+    Returns:
+        `(path, channel axis)`: the layer's path and `1` or `-1`.
+
+    Raises:
+        ValueError: Unknown layers, or a layer without a spatial output.
+
+    Example:
+        >>> feature_layer(model)
+        ('conv2', -1)
+    """
+    copy = engine.get_copy(model, modifier)
+    target_path, _ = copy.layer(output, output_param)
+    if layer is None:
+        layer_path = find_last_conv_layer(model, before=target_path)
+    else:
+        layer_path, _ = copy.layer(layer, param)
+    found = copy.layers[layer_path]
+    shape = tuple(found.output.shape)
+    if len(shape) < 3:
+        raise ValueError(
+            f"`{param}`: layer {layer_path!r} has output shape {shape}; {what} needs a "
+            "spatial (convolutional) output."
+        )
+    return layer_path, copy.channel_axis(found)
+
+
 def grad_cam(model, losses: Sequence, x: np.ndarray, *, output=-1, layer=None,
              variant: str = "gradcam", modifier=None, grad_modifier=None,
              batch_size: int | None = None, param: str = "layer",
@@ -167,20 +208,8 @@ def grad_cam(model, losses: Sequence, x: np.ndarray, *, output=-1, layer=None,
     """
     if variant not in VARIANTS:
         raise ValueError(f"`variant` must be one of {list(VARIANTS)}, got {variant!r}.")
-    copy = engine.get_copy(model, modifier)
-    target_path, _ = copy.layer(output, output_param)
-    if layer is None:
-        layer_path = find_last_conv_layer(model, before=target_path)
-    else:
-        layer_path, _ = copy.layer(layer, param)
-    feature_layer = copy.layers[layer_path]
-    shape = tuple(feature_layer.output.shape)
-    if len(shape) < 3:
-        raise ValueError(
-            f"`{param}`: layer {layer_path!r} has output shape {shape}; Grad-CAM needs a "
-            "spatial (convolutional) output."
-        )
-    caxis = copy.channel_axis(feature_layer)
+    layer_path, caxis = feature_layer(model, output, layer, param=param,
+                                      output_param=output_param, modifier=modifier)
     _, grads, acts = engine.gradients(model, losses, x, wrt_tensor=layer_path,
                                       backprop_modifier=modifier, batch_size=batch_size,
                                       return_wrt=True)

@@ -1,0 +1,131 @@
+"""LIME (Ribeiro et al. 2016): a locally weighted linear model over image segments.
+
+Paper: "Why Should I Trust You?: Explaining the Predictions of Any Classifier",
+https://arxiv.org/abs/1602.04938. As LIME's image explainer: `samples` coalitions
+`z` in {0, 1}^M (each segment kept with probability 1/2; the first keeps all) replace the absent
+segments by the baseline; `f(z)` is the pre-softmax target score. Each coalition is weighted by
+the exponential kernel `exp(-d^2 / width^2)` of its cosine distance `d = 1 - sqrt(|z| / M)` to
+the all-ones coalition, and scikit-learn's `Ridge(alpha)` fits `f(z) ~ b + z . w`; each pixel
+gets its segment's coefficient. (LIME's own code weights by the square root of this kernel,
+i.e. uses `width * sqrt(2)`.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vis.methods._base import Method, register
+from vis.methods._perturb import (
+    Evaluator,
+    channel_axis_of,
+    check_seed,
+    positive_int,
+    resolve_baseline,
+    resolve_input,
+    spatial_axes,
+)
+from vis.methods._segments import coalition_inputs, resolve_segments, to_pixels
+
+__all__ = ["raw", "lime_coalitions", "lime_weights"]
+
+
+def lime_coalitions(m: int, samples: int, rng: np.random.Generator) -> np.ndarray:
+    """`samples` random 0/1 coalitions of `m` segments, the first one all ones.
+
+    Example:
+        >>> lime_coalitions(3, 4, np.random.default_rng(0))[0].tolist()
+        [1.0, 1.0, 1.0]
+    """
+    z = rng.integers(0, 2, size=(samples, m)).astype("float64")
+    z[0] = 1.0
+    return z
+
+
+def lime_weights(z: np.ndarray, width: float) -> np.ndarray:
+    """The exponential kernel of the cosine distance of each coalition to all ones.
+
+    Example:
+        >>> lime_weights(np.array([[1., 1.], [0., 0.]]), 0.25).round(6).tolist()
+        [1.0, 0.0]
+    """
+    d = 1.0 - np.sqrt(z.sum(axis=1) / z.shape[1])
+    return np.exp(-(d**2) / width**2)
+
+
+def _positive_number(value, name: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)) \
+            or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive number, got {value!r}.")
+    return float(value)
+
+
+def raw(model, inputs, targets, *, output=-1, segments="slic", n_segments: int = 50,
+        baseline=0.0, samples: int = 1000, width: float = 0.25, alpha: float = 1.0,
+        seed: int | None = 0, input=None, batch_size: int | None = None,
+        verbose: bool | None = None) -> np.ndarray:
+    """LIME maps: each pixel gets its segment's coefficient in the local linear model, signed.
+
+    Args:
+        model: A Keras image model (never modified).
+        inputs: A validated batch of images `(N, H, W, C)`.
+        targets: One class / unit index per sample.
+        output: The output layer whose (pre-softmax) score is explained. Defaults to `-1`.
+        segments: `"slic"` (scikit-image SLIC superpixels of each image), or int labels
+            `(H, W)` (the same for every image) or `(N, H, W)`. Defaults to `"slic"`.
+        n_segments: SLIC's target number of segments. Defaults to `50`.
+        baseline: What replaces an absent segment: a number, an array, `"mean"` or `"blur"`.
+            Defaults to `0.0`.
+        samples: Coalitions evaluated per image. Defaults to `1000`.
+        width: The kernel width on the cosine distance. Defaults to `0.25` (LIME's image
+            explainer).
+        alpha: The ridge penalty of `sklearn.linear_model.Ridge`. Defaults to `1.0`.
+        seed: The seed of the coalitions (the same draws for every image). Defaults to `0`.
+        input: The model input to perturb (an index or name). Defaults to `None` (the only
+            input).
+        batch_size: Perturbed images per compiled call. Defaults to `None` (about 64 MB).
+        verbose: Progress bar: `None` (when the work should take more than 2 s), `True` or
+            `False`. Defaults to `None`.
+
+    Returns:
+        Maps shaped like `inputs`.
+
+    Raises:
+        ValueError: Bad segments, samples, width, alpha, baseline or seed, or inputs that are
+            not images.
+
+    Example:
+        >>> maps = raw(model, x, y, n_segments=16, samples=500)
+    """
+    from sklearn.linear_model import Ridge
+
+    index = resolve_input(model, input)
+    n_segments = positive_int(n_segments, "n_segments")
+    samples = positive_int(samples, "samples")
+    width = _positive_number(width, "width")
+    alpha = _positive_number(alpha, "alpha")
+    seed = check_seed(seed)
+    x = np.asarray(inputs)
+    axes = spatial_axes(model, x, "lime")
+    if len(axes) != 2:
+        raise ValueError(f"lime explains images (N, H, W, C); got shape {x.shape}.")
+    caxis = channel_axis_of(model, x)
+    labels = resolve_segments(segments, x, axes, caxis, n_segments)
+    base = resolve_baseline(baseline, x, mean_axes=axes, blur_axes=axes)
+    plans = [lime_coalitions(int(lab.max()) + 1, samples, np.random.default_rng(seed))
+             for lab in labels]
+    ev = Evaluator(model, x, targets, output=output, input_index=index, batch_size=batch_size,
+                   verbose=verbose, desc="lime")
+    scores = ev.run([samples] * len(x), lambda i, sl: coalition_inputs(
+        x[i], base[i], labels[i], plans[i][sl], caxis))
+    maps = []
+    for z, y, lab in zip(plans, scores, labels):
+        fit = Ridge(alpha=alpha).fit(z, y, sample_weight=lime_weights(z, width))
+        maps.append(to_pixels(fit.coef_, lab, x.shape[1:], caxis))
+    return np.stack(maps).astype(x.dtype)
+
+
+register(Method(
+    "lime", raw, family="perturbation", signed=True,
+    description="Coefficients of a kernel-weighted ridge model of the score over segments.",
+    paper="Ribeiro et al. 2016, https://arxiv.org/abs/1602.04938",
+))
