@@ -511,6 +511,472 @@ their `spearman_abs` stays near 0.9 at every step — they fail the absolute-ran
 their signed Spearman and SSIM drop to about 0."""),
 ]
 
+NOTEBOOKS["07_text_classifier"] = [
+    ("md", """# Explaining a text classifier: which words make a review positive?
+
+Token ids are integers: a model cannot be differentiated with respect to them. `vis.explain`
+takes the gradient at the output of the `Embedding` layer the ids feed instead, and gives **one
+value per token** `(N, T)` (or the raw `(N, T, D)` maps with `keepdims=True`). This notebook
+builds a toy review dataset (no download: sentences drawn from a small vocabulary with a seeded
+generator), trains an `Embedding + GRU` sentiment classifier for a few seconds, explains it with
+the gradient, gradient x input and Integrated Gradients, and checks that the sentiment words —
+and only they — get the attribution."""),
+    ("code", SETUP),
+    ("md", """## A toy review dataset
+
+Reviews are a few neutral words with zero to three sentiment phrases inserted: a word of the
+review's polarity (*great*, *boring*) or, three times in ten, a negated word of the opposite
+polarity (*not boring* in a positive review). The label depends on the sentiment words only
+(a review without any gets a coin-flip label, so the model learns that neutral words say
+nothing), so we know what a faithful explanation must highlight. Id 0 is the padding (at the
+front)."""),
+    ("code", '''PAD, NOT = "<pad>", "not"
+POSITIVE = ["great", "wonderful", "excellent", "superb", "loved", "enjoyable", "brilliant", "fun"]
+NEGATIVE = ["awful", "boring", "terrible", "dull", "hated", "worst", "bad", "poor"]
+NEUTRAL = ["the", "movie", "film", "plot", "acting", "cast", "story", "ending", "music", "was",
+           "is", "and", "a", "it", "this", "with", "of", "really", "quite", "director", "scenes",
+           "characters", "i", "found", "we", "saw", "on", "friday", "its", "two", "hours"]
+WORDS = [PAD, NOT] + POSITIVE + NEGATIVE + NEUTRAL    # the vocabulary: id -> word
+ID = {w: i for i, w in enumerate(WORDS)}
+T = 24                                                # sequence length (padded)
+
+
+def make_reviews(n, seed):
+    """n padded reviews (ids, shape (n, T)) and their labels (1 = positive)."""
+    rng = np.random.default_rng(seed)
+    ids = np.zeros((n, T), "int32")
+    labels = rng.integers(0, 2, n)
+    for i, label in enumerate(labels):
+        phrases = [[w] for w in rng.choice(NEUTRAL, rng.integers(5, 13))]
+        for _ in range(rng.integers(0, 4)):           # 0: no sentiment, a coin-flip label
+            if rng.random() < 0.3:                    # "not" + a word of the other polarity
+                phrase = [NOT, rng.choice(NEGATIVE if label else POSITIVE)]
+            else:
+                phrase = [rng.choice(POSITIVE if label else NEGATIVE)]
+            phrases.insert(rng.integers(0, len(phrases) + 1), phrase)
+        words = [w for phrase in phrases for w in phrase]
+        ids[i, T - len(words):] = [ID[w] for w in words]
+    return ids, labels
+
+
+def text(ids):
+    return " ".join(WORDS[k] for k in ids if k != 0)
+
+
+x_train, y_train = make_reviews(3000 if FAST else 8000, seed=0)
+x_test, y_test = make_reviews(500, seed=1)
+for ids, label in zip(x_test[:4], y_test[:4]):
+    print(f"{'positive' if label else 'negative'}: {text(ids)}")'''),
+    ("md", """## The classifier
+
+An `Embedding` (ids -> 16-d vectors), a `GRU` and a softmax over {negative, positive}."""),
+    ("code", '''import keras
+
+keras.utils.set_random_seed(0)
+tokens = keras.Input((T,), dtype="int32", name="tokens")
+h = keras.layers.Embedding(len(WORDS), 16, name="embedding")(tokens)
+h = keras.layers.GRU(16, name="gru")(h)
+outputs = keras.layers.Dense(2, activation="softmax", name="sentiment")(h)
+model = keras.Model(tokens, outputs)
+model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy",
+              metrics=["accuracy"])
+model.fit(x_train, y_train, epochs=3 if FAST else 8, batch_size=64, verbose=0)
+probs = model.predict(x_test, verbose=0)
+has_sentiment = np.isin(x_test, [ID[w] for w in POSITIVE + NEGATIVE]).any(axis=1)
+correct = probs.argmax(-1) == y_test
+print(f"test accuracy: {correct[has_sentiment].mean():.3f} on reviews with sentiment words, "
+      f"{correct[~has_sentiment].mean():.3f} on the coin flips")'''),
+    ("md", """## Three methods on token inputs
+
+We explain the score of the class *positive* (1) for every review, so words that push towards
+*positive* get positive values and words that push towards *negative* get negative ones.
+The embedding axis is reduced as each method's `token_reduction` says:
+
+- saliency-type methods (`gradient`, `smoothgrad`, guided backprop): `max_abs`, the largest
+  |gradient| over the embedding axis, a non-negative *sensitivity*;
+- attributions (`gradient_x_input`, `integrated_gradients`): `sum`, signed, and for IG the
+  values of a review add up to the change of its logit.
+
+Integrated Gradients interpolates in embedding space, from the embedding of `baseline_token`
+(here 0, the padding id: "an empty review") to the review's embeddings."""),
+    ("code", '''import vis
+
+steps = 32 if FAST else 128
+maps = {
+    "gradient": vis.explain(model, x_test, "gradient", 1),
+    "gradient_x_input": vis.explain(model, x_test, "gradient_x_input", 1),
+    "integrated_gradients": vis.explain(model, x_test, "integrated_gradients", 1,
+                                        baseline_token=0, steps=steps),
+}
+for name, m in maps.items():
+    print(f"{name:>21}: shape {m.shape}, token_reduction={vis.methods.get(name).token_reduction!r}")'''),
+    ("code", '''from vis.utils import plot_tokens
+
+shown = [0, 1, 2, 5]
+fig, axes = plt.subplots(len(shown), 3, figsize=(15, 0.75 * len(shown) + 0.4))
+fig.subplots_adjust(left=0.06, right=0.99, top=0.92, bottom=0.01, wspace=0.04, hspace=0.15)
+for r, i in enumerate(shown):
+    for c, (name, m) in enumerate(maps.items()):
+        label = "positive" if y_test[i] else "negative"
+        plot_tokens(x_test[i], m[i], ax=axes[r, c], vocabulary=WORDS, skip=[0], width=48,
+                    signed=name != "gradient", fontsize=9)  # after the layout: fits the axes
+        if r == 0:
+            axes[r, c].set_title(name, fontsize=11)
+    axes[r, 0].text(-1.0, 0.5, f"{label}\\np={probs[i, 1]:.2f}", ha="right", va="center",
+                    fontsize=9)'''),
+    ("md", """Red: pushes towards *positive*, blue: towards *negative* (the gradient column is a
+magnitude: darker = more sensitive). The gradient is spread over neutral words too — it measures
+how much the score *would* change, not what the words *did*; gradient x input and IG put
+their mass on the sentiment words.
+
+## Do the sentiment words get the attribution?
+
+The share of the total |attribution| of the test reviews that falls on sentiment words and
+negations, next to their share of the tokens:"""),
+    ("code", '''real = x_test > 0
+polar = np.isin(x_test, [ID[w] for w in POSITIVE + NEGATIVE + [NOT]])
+print(f"sentiment words and 'not' are {polar.sum() / real.sum():.0%} of the tokens")
+for name, m in maps.items():
+    share = np.abs(m)[polar].sum() / np.abs(m)[real].sum()
+    print(f"{name:>21}: {share:.0%} of the |attribution|")'''),
+    ("code", '''ig = maps["integrated_gradients"]
+after_not = np.zeros_like(real)
+after_not[:, 1:] = x_test[:, :-1] == ID[NOT]
+kinds = {
+    "positive word": np.isin(x_test, [ID[w] for w in POSITIVE]) & ~after_not,
+    "negative word": np.isin(x_test, [ID[w] for w in NEGATIVE]) & ~after_not,
+    "not": x_test == ID[NOT],
+    "not + positive word": np.isin(x_test, [ID[w] for w in POSITIVE]) & after_not,
+    "not + negative word": np.isin(x_test, [ID[w] for w in NEGATIVE]) & after_not,
+    "neutral word": real & ~polar,
+}
+print("mean IG towards 'positive', by kind of token:")
+for kind, where in kinds.items():
+    print(f"{kind:>20}: {ig[where].mean():+.3f}   ({where.sum()} tokens)")'''),
+    ("md", """Positive words push towards *positive* and negative words away from it, and neutral words get
+almost nothing. After a *not* the negated word's contribution changes: the GRU has learned the
+negation, and IG shares the phrase's effect between *not* and the word. IG's values are always
+relative to the baseline, here the all-padding review, whose own score is printed below: this
+model never saw an empty review, and if it finds it far from neutral, the attributions explain
+the difference from a review it already finds positive (or negative). Another `baseline_token`,
+or the zero embedding (`baseline_token=None`), gives another reference.
+
+## Completeness of Integrated Gradients
+
+With `baseline_token=0` the attributions of a review sum to the difference of the *positive*
+logit between the review and the all-padding review (up to the quadrature error)."""),
+    ("code", '''features = keras.Model(model.input, model.get_layer("gru").output)
+kernel, bias = model.get_layer("sentiment").get_weights()
+
+
+def logit(ids):
+    return (features.predict(ids, verbose=0) @ kernel + bias)[:, 1]
+
+
+padding = np.zeros_like(x_test[:1])
+print(f"the all-padding review: p(positive) = {model.predict(padding, verbose=0)[0, 1]:.2f}")
+expected = logit(x_test) - logit(np.zeros_like(x_test))
+error = np.abs(ig.sum(axis=1) - expected)
+print(f"max |sum(IG) - (f(x) - f(padding))| = {error.max():.4f}  "
+      f"(the logit differences are {np.abs(expected).mean():.2f} on average)")'''),
+    ("md", """## In a notebook: `tokens_html`
+
+`tokens_html` writes the same colours as an HTML snippet (hover a word for its value), for
+`IPython.display.HTML`. Tokens are HTML-escaped."""),
+    ("code", '''from IPython.display import HTML
+
+from vis.utils import tokens_html
+
+vmax = np.abs(ig[shown]).max()                          # one colour scale for all rows
+HTML("<br>".join(tokens_html(x_test[i], ig[i], vocabulary=WORDS, skip=[0], vmax=vmax)
+                 for i in shown))'''),
+    ("md", """## The raw maps: `keepdims=True`
+
+The per-token values are reductions of `(N, T, D)` maps over the embedding axis; `keepdims=True`
+returns those maps, e.g. to use another reduction (the L2 norm of the gradient)."""),
+    ("code", '''raw_grad = vis.explain(model, x_test, "gradient", 1, keepdims=True)
+raw_gxi = vis.explain(model, x_test, "gradient_x_input", 1, keepdims=True)
+print("raw shapes:", raw_grad.shape, raw_gxi.shape)
+assert np.allclose(np.abs(raw_grad).max(-1), maps["gradient"])
+assert np.allclose(raw_gxi.sum(-1), maps["gradient_x_input"], atol=1e-5)
+l2 = np.linalg.norm(raw_grad, axis=-1)                 # another reduction
+print("L2-norm saliency of the first review:", l2[0][x_test[0] > 0].round(2))'''),
+    ("md", """`smooth=` (SmoothGrad, VarGrad) adds noise to the inputs: integer ids cannot take it, so a
+model whose only input is token ids refuses it with a clear error. More on token inputs (which
+methods reduce how, masks, Grad-CAM on `Conv1D` layers) in the guide *Explaining any model*."""),
+]
+
+NOTEBOOKS["08_two_input_model"] = [
+    ("md", """# Two inputs, two outputs: an image with metadata
+
+Real models often take more than an image: a scan and the patient's record, a product photo and
+its price. This notebook builds such a model on the bundled 8x8 digits: the **image** plus a
+**metadata** vector (two informative features per head, three pure-noise features), and two
+heads: the digit **class** and a **regression** score. `vis.explain` takes the inputs as a list,
+a tuple or a dict (keyed by input name) and returns one map per input in the same structure;
+`output=` picks the head."""),
+    ("code", SETUP),
+    ("md", """## Data
+
+- `even_hint`: +1 for even digits, -1 for odd ones, plus noise — it helps the **class** head;
+- `dose`, `age`: the **regression** target is `1.5 dose - age + 0.3 (digit - 4.5) / 2.9` plus a
+  little noise (so the image matters for it too, a little);
+- `noise_1`, `noise_2`, `noise_3`: independent of everything."""),
+    ("code", '''from vis.utils.digits import load_digits
+
+FEATURES = ["even_hint", "dose", "age", "noise_1", "noise_2", "noise_3"]
+
+
+def make_meta(digits, seed):
+    rng = np.random.default_rng(seed)
+    meta = rng.normal(size=(len(digits), len(FEATURES))).astype("float32")
+    meta[:, 0] = np.where(digits % 2 == 0, 1.0, -1.0) + rng.normal(0, 0.5, len(digits))
+    score = 1.5 * meta[:, 1] - meta[:, 2] + 0.3 * (digits - 4.5) / 2.9
+    return meta, (score + rng.normal(0, 0.05, len(digits))).astype("float32")
+
+
+(img_train, y_train), (img_test, y_test) = load_digits(seed=0)
+meta_train, score_train = make_meta(y_train, seed=0)
+meta_test, score_test = make_meta(y_test, seed=1)
+print("images", img_train.shape, "metadata", meta_train.shape, "scores", score_train.shape)'''),
+    ("md", """## The model
+
+A small CNN for the image, a dense layer for the metadata, a joint layer, and two named heads."""),
+    ("code", '''import keras
+
+keras.utils.set_random_seed(0)
+image = keras.Input((8, 8, 1), name="image")
+meta = keras.Input((len(FEATURES),), name="meta")
+h = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv1")(image)
+h = keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv2")(h)
+h = keras.layers.Flatten()(keras.layers.MaxPooling2D(2)(h))
+m = keras.layers.Dense(16, activation="relu", name="meta_dense")(meta)
+z = keras.layers.Dense(64, activation="relu", name="joint")(keras.layers.Concatenate()([h, m]))
+class_head = keras.layers.Dense(10, activation="softmax", name="class_head")(z)
+reg_head = keras.layers.Dense(1, name="reg_head")(z)
+model = keras.Model([image, meta], [class_head, reg_head])
+model.compile(optimizer=keras.optimizers.Adam(3e-3),
+              loss=["sparse_categorical_crossentropy", "mse"])
+model.fit([img_train, meta_train], [y_train, score_train], epochs=8 if FAST else 25,
+          batch_size=32, verbose=0)
+probs, pred_score = model.predict([img_test, meta_test], verbose=0)
+print(f"class accuracy: {(probs.argmax(-1) == y_test).mean():.3f}")
+print(f"score MAE: {np.abs(pred_score[:, 0] - score_test).mean():.3f} "
+      f"(the scores' std is {score_test.std():.2f})")'''),
+    ("md", """## One map per input
+
+A list in, a list out: `[image maps (N, 8, 8, 1), metadata maps (N, 6)]`. `output="class_head"`
+explains the class head's *logit* of each digit's label (the softmax is skipped);
+`output="reg_head"` explains the regression output itself."""),
+    ("code", '''import vis
+
+idx = np.array([np.flatnonzero(y_test == d)[0] for d in range(8)])  # digits 0 to 7
+x, y = [img_test[idx], meta_test[idx]], y_test[idx]
+grad_image, grad_meta = vis.explain(model, x, "gradient", y, output="class_head")
+print("gradient:", grad_image.shape, grad_meta.shape)
+
+# a dict in, a dict out (keys: the model's input names)
+ig_class = vis.explain(model, {"image": img_test[idx], "meta": meta_test[idx]},
+                       "integrated_gradients", y, output="class_head", steps=32 if FAST else 128)
+print("IG:", {k: v.shape for k, v in ig_class.items()})'''),
+    ("md", """## Completeness over both inputs
+
+Integrated Gradients interpolates *every* input from its baseline together (zeros by default: a
+black image and the mean of the standardized metadata), so the attributions of both inputs
+together sum to the change of the score. The share of each input says how much of the decision
+came from the image and how much from the metadata."""),
+    ("code", '''joint = keras.Model(model.inputs, model.get_layer("joint").output)
+kernel, bias = model.get_layer("class_head").get_weights()
+
+
+def class_logit(inputs, labels):
+    return (joint.predict(inputs, verbose=0) @ kernel + bias)[np.arange(len(labels)), labels]
+
+
+zeros = [np.zeros_like(a) for a in x]
+expected = class_logit(x, y) - class_logit(zeros, y)
+from_image = ig_class["image"].reshape(len(y), -1).sum(axis=1)
+from_meta = ig_class["meta"].sum(axis=1)
+for i in range(len(y)):
+    print(f"digit {y[i]}: image {from_image[i]:+7.3f} + meta {from_meta[i]:+7.3f} = "
+          f"{from_image[i] + from_meta[i]:+7.3f}   f(x) - f(0) = {expected[i]:+7.3f}")'''),
+    ("md", """## Which metadata features matter, per head?
+
+`plot_features` draws one sample's signed attributions (sorted by magnitude), or a summary such
+as the mean |IG| over the test set."""),
+    ("code", '''from vis.utils import plot_features
+
+steps = 32 if FAST else 128
+xs, ys = [img_test, meta_test], y_test
+ig_cls_all = vis.explain(model, xs, "integrated_gradients", ys, output="class_head", steps=steps)
+ig_reg_all = vis.explain(model, xs, "integrated_gradients", 0, output="reg_head", steps=steps)
+fig, axes = plt.subplots(1, 3, figsize=(13, 2.8))
+plot_features(np.abs(ig_cls_all[1]).mean(0), FEATURES, ax=axes[0],
+              title="class head: mean |IG| per feature")
+plot_features(np.abs(ig_reg_all[1]).mean(0), FEATURES, ax=axes[1],
+              title="regression head: mean |IG| per feature")
+plot_features(ig_reg_all[1][0], FEATURES, ax=axes[2],
+              title=f"regression head, test sample 0 (score {pred_score[0, 0]:+.2f})")
+fig.tight_layout()'''),
+    ("md", """The class head leans on `even_hint`, the regression head on `dose` and `age` (with the signs
+of the target's formula: `dose` up, `age` down), and the noise features get little of either.
+For the regression head the image's share is small, as the target's formula says:"""),
+    ("code", '''f = pred_score[:, 0]
+f0 = model.predict([np.zeros_like(a) for a in xs], verbose=0)[1][:, 0]
+total = ig_reg_all[0].reshape(len(f), -1).sum(1) + ig_reg_all[1].sum(1)
+print(f"regression head, completeness: max |sum(IG) - (f(x) - f(0))| = {np.abs(total - (f - f0)).max():.4f}")
+for name, part in (("image", ig_reg_all[0].reshape(len(f), -1)), ("meta", ig_reg_all[1])):
+    print(f"mean |IG| in the {name:>5}: regression {np.abs(part.sum(1)).mean():.3f}   "
+          f"class {np.abs(ig_cls_all[0 if name == 'image' else 1].reshape(len(f), -1).sum(1)).mean():.3f}")'''),
+    ("md", """## The image maps
+
+The image maps of both heads, and Grad-CAM on `conv2`: a CAM map refers to the input whose rank
+matches the feature maps' (here the image, `(N, 8, 8)`), so it comes back as one array, not a
+list."""),
+    ("code", '''cam = vis.explain(model, x, "gradcam", y, output="class_head", layer="conv2")
+print("Grad-CAM:", type(cam).__name__, cam.shape)
+rows = [("input", x[0][..., 0], "gray"), ("IG, class head", ig_class["image"][..., 0], "RdBu_r"),
+        ("IG, regression head", ig_reg_all[0][idx, ..., 0], "RdBu_r"),
+        ("Grad-CAM, class head", cam, "inferno")]
+fig, axes = plt.subplots(len(rows), 8, figsize=(10, 5.4))
+for r, (name, maps_, cmap) in enumerate(rows):
+    for c in range(8):
+        m = maps_[c]
+        lim = np.abs(m).max() or 1.0
+        kwargs = dict(vmin=-lim, vmax=lim) if cmap == "RdBu_r" else {}
+        axes[r, c].imshow(m, cmap=cmap, **kwargs)
+        axes[r, c].set_xticks([])
+        axes[r, c].set_yticks([])
+        if r == 0:
+            axes[r, c].set_title(f"digit {y[c]}", fontsize=8)
+    axes[r, 0].set_ylabel(name, fontsize=8)
+fig.tight_layout()'''),
+]
+
+NOTEBOOKS["09_time_series_classifier"] = [
+    ("md", """# Where in the series is the evidence? A `Conv1D` time-series classifier
+
+Each series has two channels: a noisy **sensor** that carries a short **bump** (class *bump*), a
+**dip** (class *dip*) or neither (class *none*) at a random time, and a **reference** channel
+(a sine with a random phase) that carries nothing about the class. A small `Conv1D` network
+classifies them; the gradient, Integrated Gradients and a 1-D Grad-CAM should all point at the
+bump — on the sensor channel, not on the reference. Everything is generated with a seeded
+generator: no download."""),
+    ("code", SETUP),
+    ("code", '''T, WIDTH = 64, 2.0                                   # length, bump width (std, in steps)
+CLASSES = ["none", "bump", "dip"]
+
+
+def make_series(n, seed):
+    """(n, T, 2) series, labels, and the centre of each bump or dip."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(T)
+    noise = np.zeros((n, T))
+    for k in range(1, T):                              # AR(1) sensor noise
+        noise[:, k] = 0.7 * noise[:, k - 1] + rng.normal(0, 0.3, n)
+    labels = rng.integers(0, 3, n)
+    centres = rng.uniform(8, T - 8, n)
+    shape = np.exp(-((t[None] - centres[:, None]) ** 2) / (2 * WIDTH**2))
+    sensor = noise + 2.0 * shape * np.select([labels == 1, labels == 2], [1.0, -1.0])[:, None]
+    phase = rng.uniform(0, 2 * np.pi, n)
+    reference = 0.8 * np.sin(2 * np.pi * t[None] / 16 + phase[:, None]) + rng.normal(0, 0.2, (n, T))
+    return np.stack([sensor, reference], axis=-1).astype("float32"), labels, centres
+
+
+x_train, y_train, _ = make_series(3000 if FAST else 8000, seed=0)
+x_test, y_test, c_test = make_series(300, seed=1)
+fig, axes = plt.subplots(1, 3, figsize=(11, 2.2), sharey=True)
+for ax, k in zip(axes, range(3)):
+    i = np.flatnonzero(y_test == k)[0]
+    ax.plot(x_test[i, :, 0], label="sensor")
+    ax.plot(x_test[i, :, 1], label="reference", alpha=0.7)
+    ax.set_title(CLASSES[k], fontsize=9)
+axes[0].legend(fontsize=8)
+fig.tight_layout()'''),
+    ("code", '''import keras
+
+keras.utils.set_random_seed(0)
+inputs = keras.Input((T, 2), name="series")
+h = keras.layers.Conv1D(16, 7, padding="same", activation="relu", name="conv1")(inputs)
+h = keras.layers.MaxPooling1D(2, name="pool")(h)
+h = keras.layers.Conv1D(32, 5, padding="same", activation="relu", name="conv2")(h)
+h = keras.layers.GlobalMaxPooling1D(name="gmp")(h)
+outputs = keras.layers.Dense(3, activation="softmax", name="classes")(h)
+model = keras.Model(inputs, outputs)
+model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
+              metrics=["accuracy"])
+model.fit(x_train, y_train, epochs=5 if FAST else 15, batch_size=64, verbose=0)
+probs = model.predict(x_test, verbose=0)
+print(f"test accuracy: {(probs.argmax(-1) == y_test).mean():.3f}")'''),
+    ("md", """## Three maps
+
+- `gradient` and `integrated_gradients` (from a flat, all-zero series) have the input's shape
+  `(N, T, 2)`: one value per time step *and* channel;
+- `gradcam` on `conv2` weights its 32 feature maps (`(N, 32, 32)`: the pooled time axis) by their
+  mean gradient, and upsamples the result linearly to the input's length: `(N, T)`, one value per
+  time step, shared by the channels."""),
+    ("code", '''import vis
+
+grads = vis.explain(model, x_test, "gradient", y_test)
+ig = vis.explain(model, x_test, "integrated_gradients", y_test, steps=32 if FAST else 128)
+cam = vis.explain(model, x_test, "gradcam", y_test, layer="conv2")
+print("gradient", grads.shape, " IG", ig.shape, " Grad-CAM", cam.shape)'''),
+    ("code", '''from vis.utils import plot_series
+
+for k in (1, 2):
+    i = np.flatnonzero(y_test == k)[0]
+    fig, axes = plt.subplots(3, 1, figsize=(8, 4.2), sharex=True)
+    plot_series(x_test[i], ig[i], ax=axes[:2], feature_names=["sensor", "reference"])
+    fig.colorbar(axes[0].images[0], ax=axes[:2], label="IG", fraction=0.04, pad=0.01)
+    plot_series(x_test[i], cam[i], ax=axes[2], signed=False,
+                feature_names=["sensor", "reference"])
+    fig.colorbar(axes[2].images[0], ax=axes[2], label="Grad-CAM", fraction=0.04, pad=0.01)
+    for ax in axes:
+        ax.axvline(c_test[i], color="k", ls=":", lw=1)
+    axes[0].set_title(f"class {CLASSES[k]} (p={probs[i, k]:.2f}); the dotted line is the "
+                      f"{CLASSES[k]}'s centre", fontsize=10)'''),
+    ("md", """## Is the evidence where the bump is?
+
+For every *bump* and *dip* series of the test set: the share of each map's total |value| that
+falls within 2 widths of the bump's centre, the share on the reference channel, and how far
+Grad-CAM's peak is from the centre."""),
+    ("code", '''t = np.arange(T)
+events = np.flatnonzero(y_test > 0)
+window = np.abs(t[None] - c_test[events, None]) <= 2 * WIDTH     # (n, T)
+print(f"the window covers {window.mean():.0%} of the time steps")
+for name, m in (("gradient", grads), ("integrated_gradients", ig)):
+    mag = np.abs(m[events])                                      # (n, T, 2)
+    in_window = (mag.sum(-1) * window).sum() / mag.sum()
+    on_reference = mag[..., 1].sum() / mag.sum()
+    print(f"{name:>21}: {in_window:.0%} in the window, {on_reference:.0%} on the reference channel")
+in_window = (cam[events] * window).sum() / cam[events].sum()
+peak_error = np.abs(cam[events].argmax(1) - c_test[events])
+print(f"{'gradcam':>21}: {in_window:.0%} in the window, peak {np.median(peak_error):.1f} steps "
+      "from the centre (median)")'''),
+    ("md", """## Completeness and the sign of IG
+
+IG's values of a series sum to the change of its class logit from the flat series. On the
+sensor, a *bump* series gets positive attributions on the bump, a *dip* series... also positive
+ones: both raise their own class's score — the sign says "pushes towards the explained class",
+not "the signal goes up"."""),
+    ("code", '''features = keras.Model(model.input, model.get_layer("gmp").output)
+kernel, bias = model.get_layer("classes").get_weights()
+
+
+def logit(series, labels):
+    return (features.predict(series, verbose=0) @ kernel + bias)[np.arange(len(labels)), labels]
+
+
+expected = logit(x_test, y_test) - logit(np.zeros_like(x_test), y_test)
+error = np.abs(ig.reshape(len(ig), -1).sum(1) - expected)
+print(f"max |sum(IG) - (f(x) - f(flat))| = {error.max():.4f} "
+      f"(|f(x) - f(flat)| is {np.abs(expected).mean():.2f} on average)")
+for k in (1, 2):
+    sel = events[y_test[events] == k]
+    win = np.abs(t[None] - c_test[sel, None]) <= 2 * WIDTH
+    print(f"{CLASSES[k]:>5} series: mean IG on the sensor in the window {ig[sel, :, 0][win].mean():+.3f}")'''),
+]
+
 
 def build(name: str, cells: list[tuple[str, str]]):
     import nbformat

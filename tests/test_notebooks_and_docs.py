@@ -24,7 +24,8 @@ pytestmark = pytest.mark.slow
 def test_there_is_a_notebook_per_story():
     names = [p.stem for p in NOTEBOOKS]
     for story in ("saliency_on_digits", "steering_regressor", "conv_filter_saliency",
-                  "patternnet", "pss_misclassified", "sanity_checks"):
+                  "patternnet", "pss_misclassified", "sanity_checks", "text_classifier",
+                  "two_input_model", "time_series_classifier"):
         assert any(story in n for n in names), (story, names)
 
 

@@ -8,8 +8,12 @@ import tensorflow as tf
 import vis
 from vis.copies import weights_digest
 from vis.losses import per_sample
-from vis.visualization import (visualize_gradient_x_input, visualize_integrated_gradients,
-                               visualize_saliency, visualize_smoothgrad)
+from vis.visualization import (
+    visualize_gradient_x_input,
+    visualize_integrated_gradients,
+    visualize_saliency,
+    visualize_smoothgrad,
+)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Utilities: layer look-up, image helpers, plotting, safe file loading, the bundled digits data.
+"""Utilities: layer look-up, image helpers, plotting (images, tokens, series, features), safe file
+loading, the bundled digits data.
 
 The names below are imported on first access (PEP 562 module `__getattr__`), so that importing a
 light submodule such as `vis.utils.io` does not import Keras and TensorFlow.
@@ -17,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         iter_layers,
         resolve_layer,
     )
+    from vis.utils.plot_sequences import plot_features, plot_series, plot_tokens, tokens_html
     from vis.utils.plotting import plot_maps, show_grid
 
 _LAZY = {
@@ -28,6 +30,10 @@ _LAZY = {
     "overlay": "vis.utils.image",
     "plot_maps": "vis.utils.plotting",
     "show_grid": "vis.utils.plotting",
+    "plot_tokens": "vis.utils.plot_sequences",
+    "tokens_html": "vis.utils.plot_sequences",
+    "plot_series": "vis.utils.plot_sequences",
+    "plot_features": "vis.utils.plot_sequences",
 }
 
 __all__ = [
@@ -36,9 +42,13 @@ __all__ = [
     "iter_layers",
     "normalize",
     "overlay",
+    "plot_features",
     "plot_maps",
+    "plot_series",
+    "plot_tokens",
     "resolve_layer",
     "show_grid",
+    "tokens_html",
 ]
 
 

@@ -1,4 +1,8 @@
-"""Matplotlib helpers: a grid of maps (rows = samples, columns = methods), headless-safe."""
+"""Matplotlib helpers: a grid of maps (rows = samples, columns = methods), headless-safe.
+
+For text, time series and tabular inputs see `vis.utils.plot_sequences` (`plot_tokens`,
+`tokens_html`, `plot_series`, `plot_features`, also importable from `vis.utils`).
+"""
 
 from __future__ import annotations
 
