@@ -20,8 +20,9 @@ __all__ = ["evaluate", "Report", "default_methods", "default_metrics", "DEFAULT_
            "DEFAULT_METRICS", "CONTROL"]
 
 # The method families evaluated by default, and the control every method is compared with.
-DEFAULT_FAMILIES = ("gradient", "cam", "propagation")
-CONTROL = "random"
+DEFAULT_FAMILIES = tuple(f for f in _methods.FAMILIES
+                         if f not in ("perturbation", "control", "custom"))
+CONTROL = _methods.CONTROL
 DEFAULT_METRICS = ("deletion", "insertion", "pixel_flipping", "faithfulness_correlation",
                    "infidelity", "max_sensitivity", "avg_sensitivity", "sparseness",
                    "complexity", "model_randomization")

@@ -8,6 +8,7 @@ metric appears without editing any page.
 from __future__ import annotations
 
 MARKER = "<!-- vis:methods-table -->"
+CLI_MARKER = "<!-- vis:methods-cli-table -->"
 METRICS_MARKER = "<!-- vis:metrics-table -->"
 
 
@@ -48,9 +49,19 @@ def metrics_markdown() -> str:
     return "\n".join(lines)
 
 
+def methods_cli_markdown() -> str:
+    """Exactly what `vis methods --markdown` prints."""
+    from vis import methods
+    from vis.cli.methods import format_markdown, rows
+
+    return format_markdown(rows(methods.table()))
+
+
 def on_page_markdown(markdown: str, **kwargs) -> str:
     if MARKER in markdown:
         markdown = markdown.replace(MARKER, methods_markdown())
+    if CLI_MARKER in markdown:
+        markdown = markdown.replace(CLI_MARKER, methods_cli_markdown())
     if METRICS_MARKER in markdown:
         markdown = markdown.replace(METRICS_MARKER, metrics_markdown())
     return markdown

@@ -23,12 +23,14 @@ from vis.methods._targets import resolve_targets, target_score
 
 __all__ = ["FAMILIES", "Method", "get", "names", "register", "unregister", "table",
            "noise_tunnel", "check_smooth", "resolve_targets", "target_score", "REGISTRY",
-           "DEFAULT", "CAM_DEFAULT", "SANITY_DEFAULTS", "SANITY_EXTENDED", "PATTERN_COMPARISON"]
+           "DEFAULT", "CONTROL", "CAM_DEFAULT", "SANITY_DEFAULTS", "SANITY_EXTENDED", "PATTERN_COMPARISON"]
 
 # The default selections, as data: consumers (vis.explain, the CLI, the demo, the docs' figures,
 # vis.pattern.compare_maps) take their defaults from here and never spell method names.
 DEFAULT = "gradient"
 """The method of `vis.explain` and `vis saliency` when none is given."""
+CONTROL = "random"
+"""The control method every evaluation compares with (seeded noise)."""
 CAM_DEFAULT = "gradcam"
 """The method of `vis cam` when none is given."""
 SANITY_DEFAULTS = ("gradient", "guided_backprop")

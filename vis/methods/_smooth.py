@@ -10,30 +10,16 @@ input's sigma, so an input's map is the same alone or in a batch, at any positio
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
+
+from vis.utils import checks
 
 __all__ = ["smooth_maps", "noise_tunnel", "check_smooth", "KINDS"]
 
 KINDS = ("mean", "square", "var")
 _DEFAULTS = {"samples": 50, "noise": 0.15, "seed": 0, "kind": "mean"}
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
-    return int(value)
-
-
-def _noise(value, name: str = "noise") -> float:
-    if isinstance(value, (bool, str)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"`{name}` must be a finite number > 0, got {value!r}.")
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"`{name}` must be a finite number > 0, got {value!r}.")
-    return value
 
 
 def check_smooth(smooth) -> dict | None:
@@ -67,8 +53,8 @@ def check_smooth(smooth) -> dict | None:
     if unknown:
         raise ValueError(f"`smooth` has unknown keys {unknown}; valid keys: {list(_DEFAULTS)}.")
     out = {**_DEFAULTS, **smooth}
-    out["samples"] = _positive_int(out["samples"], "smooth['samples']")
-    out["noise"] = _noise(out["noise"], "smooth['noise']")
+    out["samples"] = checks.positive_int(out["samples"], "smooth['samples']")
+    out["noise"] = checks.positive_float(out["noise"], "smooth['noise']")
     seed = out["seed"]
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
                              or seed < 0):

@@ -219,7 +219,7 @@ def grad_cam(model, losses: Sequence, x: np.ndarray, *, output=-1, layer=None,
     spatial = tuple(range(1, grads.ndim - 1))
     weights = grad_cam_weights(grads, acts, variant, spatial)
     cams = np.maximum(np.einsum("n...k,nk->n...", acts.astype("float64"), weights), 0.0)
-    size = input_spatial_shape(model, x, len(shape))
+    size = input_spatial_shape(model, x, acts.ndim)
     if len(size) != cams.ndim - 1:
         raise ValueError(
             f"`{param}`: the feature maps of layer {layer_path!r} have {cams.ndim - 1} spatial "

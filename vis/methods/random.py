@@ -41,6 +41,6 @@ def raw(model, inputs, targets, *, seed: int | None = 0,
 
 
 register(Method(
-    "random", raw, family="control", signed=True, aliases=("noise",),
+    "random", raw, family="control", signed=True,
     description="Seeded standard-normal noise: the control a real method must beat.",
 ))

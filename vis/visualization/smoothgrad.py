@@ -15,7 +15,7 @@ import numpy as np
 
 from vis import inputs as _inputs
 from vis.losses import ActivationMaximization
-from vis.methods._smooth import KINDS, _noise, gaussian_noise
+from vis.methods._smooth import KINDS, gaussian_noise
 from vis.methods.smoothgrad import smooth_gradients
 from vis.utils import checks
 from vis.visualization._postprocess import finish_inputs
@@ -73,7 +73,7 @@ def visualize_smoothgrad(
         >>> maps = visualize_smoothgrad(model, -1, 3, x_test[:4], samples=50, seed=0)
     """
     samples = checks.positive_int(samples, "samples")
-    noise = _noise(noise)  # the noise tunnel's check: "`noise` must be a finite number > 0"
+    noise = checks.positive_float(noise, "noise")
     if kind not in KINDS:
         raise ValueError(f"`kind` must be one of {list(KINDS)}, got {kind!r}.")
     seed = checks.seed(seed)
