@@ -30,7 +30,8 @@ from vis import backend as _backend
 from vis.registry import Registry
 from vis.utils.model import iter_layers
 
-__all__ = ["BackpropModifier", "ActivationModifier", "get", "register", "names", "guided", "deconv"]
+__all__ = ["BackpropModifier", "ActivationModifier", "get", "register", "names", "guided", "deconv",
+           "upstream_gradient", "custom_gradient_result"]
 
 # Rectifier activations whose gradient the built-in modifiers override.
 RECTIFIER_NAMES = ("relu", "relu6", "leaky_relu", "elu")
@@ -38,14 +39,43 @@ _RECTIFIER_LAYERS = (keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.ELU
                      keras.layers.PReLU)
 
 
-def _upstream(args, upstream):
-    """The incoming gradient, whatever the backend passes (positionally or as `upstream=`)."""
+def upstream_gradient(args, upstream):
+    """The incoming gradient of a `keras.ops.custom_gradient` rule, on every backend.
+
+    TensorFlow and JAX pass it positionally; PyTorch passes the forward inputs positionally and
+    the incoming gradient as `upstream=`. Write rules as `grad(*args, upstream=None,
+    variables=None)` and start with `dy = upstream_gradient(args, upstream)`.
+
+    Args:
+        args: The positional arguments the rule received.
+        upstream: The `upstream=` keyword argument it received.
+
+    Returns:
+        The gradient w.r.t. the custom function's output.
+
+    Example:
+        >>> @keras.ops.custom_gradient
+        ... def clipped(z):
+        ...     def grad(*args, upstream=None, variables=None):
+        ...         dy = upstream_gradient(args, upstream)
+        ...         return custom_gradient_result(keras.ops.clip(dy, -1.0, 1.0), variables)
+        ...     return z, grad
+    """
     return upstream if upstream is not None else args[0]
 
 
-def _returned(dx, variables):
-    """A custom gradient's return value: TensorFlow wants gradients for captured variables too."""
+def custom_gradient_result(dx, variables):
+    """A custom gradient rule's return value: TensorFlow wants gradients for captured variables.
+
+    Args:
+        dx: The gradient w.r.t. the custom function's input.
+        variables: The `variables=` keyword argument the rule received (TensorFlow only).
+
+    Returns:
+        `dx`, or `(dx, [None] * len(variables))` when TensorFlow passed variables.
+    """
     return dx if variables is None else (dx, [None] * len(variables))
+
 
 
 def guided(activation: Callable) -> Callable:
@@ -63,11 +93,10 @@ def guided(activation: Callable) -> Callable:
 
     Example:
         >>> f = guided(keras.activations.relu)
-        >>> z = tf.constant([-1.0, 2.0, 3.0])
-        >>> with tf.GradientTape() as tape:
-        ...     tape.watch(z)
-        ...     y = f(z)
-        >>> tape.gradient(y, z, output_gradients=tf.constant([5.0, 5.0, -5.0])).numpy()
+        >>> from vis import backend
+        >>> z = keras.ops.convert_to_tensor([-1.0, 2.0, 3.0])
+        >>> dz = backend.get().vjp(f, z, keras.ops.convert_to_tensor([5.0, 5.0, -5.0]))
+        >>> backend.to_numpy(dz)
         array([0., 5., 0.], dtype=float32)
     """
 
@@ -76,8 +105,8 @@ def guided(activation: Callable) -> Callable:
         y = activation(z)
 
         def grad(*args, upstream=None, variables=None):
-            dy = _upstream(args, upstream)
-            return _returned(_backend.get().vjp(activation, z, keras.ops.relu(dy)), variables)
+            dy = upstream_gradient(args, upstream)
+            return custom_gradient_result(_backend.get().vjp(activation, z, keras.ops.relu(dy)), variables)
 
         return y, grad
 
@@ -97,11 +126,10 @@ def deconv(activation: Callable) -> Callable:
 
     Example:
         >>> f = deconv(keras.activations.relu)
-        >>> z = tf.constant([-1.0, 2.0, 3.0])
-        >>> with tf.GradientTape() as tape:
-        ...     tape.watch(z)
-        ...     y = f(z)
-        >>> tape.gradient(y, z, output_gradients=tf.constant([5.0, 5.0, -5.0])).numpy()
+        >>> from vis import backend
+        >>> z = keras.ops.convert_to_tensor([-1.0, 2.0, 3.0])
+        >>> dz = backend.get().vjp(f, z, keras.ops.convert_to_tensor([5.0, 5.0, -5.0]))
+        >>> backend.to_numpy(dz)
         array([5., 5., 0.], dtype=float32)
     """
 
@@ -110,8 +138,8 @@ def deconv(activation: Callable) -> Callable:
         y = activation(z)
 
         def grad(*args, upstream=None, variables=None):
-            dy = _upstream(args, upstream)
-            return _returned(keras.ops.cast(keras.ops.relu(dy), y.dtype), variables)
+            dy = upstream_gradient(args, upstream)
+            return custom_gradient_result(keras.ops.cast(keras.ops.relu(dy), y.dtype), variables)
 
         return y, grad
 
@@ -131,8 +159,7 @@ class BackpropModifier(abc.ABC):
         name: A display name (used in warnings). Defaults to `"custom"`.
 
     Example:
-        >>> from vis.registry import Registry
-from vis.utils.model import iter_layers
+        >>> from vis.utils.model import iter_layers
         >>> class GuidedDenseOnly(BackpropModifier):
         ...     name = "guided_dense_only"
         ...     def apply(self, model_copy):
@@ -159,7 +186,7 @@ from vis.utils.model import iter_layers
 
         Called once per (user model, `cache_key`) by the engine, on a copy owned by vis: patch
         the copy's layers (e.g. `layer.activation = ...` or `layer.call = ...` with
-        `tf.custom_gradient`), never the user's model.
+        `keras.ops.custom_gradient`), never the user's model.
 
         Args:
             model_copy: The copy of the user's model (a `keras.Model` owned by vis).
@@ -261,8 +288,9 @@ def register(name: str, fn: Callable | BackpropModifier) -> None:
     Args:
         name: The name to use as `backprop_modifier=name`.
         fn: Either a `BackpropModifier`, or a function `activation -> activation` whose returned
-            function has the same forward values and a custom gradient (`tf.custom_gradient`);
-            it is applied to every rectifier non-linearity of the model copy.
+            function has the same forward values and a custom gradient
+            (`keras.ops.custom_gradient`, for every backend; see `upstream_gradient`); it is
+            applied to every rectifier non-linearity of the model copy.
 
     Raises:
         TypeError: If `fn` is neither.
@@ -270,10 +298,13 @@ def register(name: str, fn: Callable | BackpropModifier) -> None:
 
     Example:
         >>> def leaky_guided(activation):
-        ...     @tf.custom_gradient
+        ...     @keras.ops.custom_gradient
         ...     def f(z):
-        ...         y = activation(z)
-        ...         return y, lambda dy: tf.where(dy > 0, dy, 0.1 * dy)
+        ...         def grad(*args, upstream=None, variables=None):
+        ...             dy = upstream_gradient(args, upstream)
+        ...             dy = keras.ops.where(dy > 0, dy, 0.1 * dy)
+        ...             return custom_gradient_result(dy, variables)
+        ...         return activation(z), grad
         ...     return f
         >>> register("leaky_guided", leaky_guided)
     """

@@ -246,8 +246,14 @@ class ModelCopy(SyncedCopy):
     Use `get_copy(model, backprop_modifier)` rather than the constructor: copies are cached.
 
     Args:
-        model: The user's Keras model (never modified).
+        model: The user's Keras model (never modified), or a Functional view of its layers
+            (pass the user's model as `source` then).
         modifier: A `vis.backprop_modifiers.BackpropModifier` applied to the copy, or `None`.
+        clone_function: `fn(layer) -> new layer`, transforming layers while they are cloned
+            (see `SyncedCopy`). Defaults to `None`.
+        call_function: `fn(layer, *args, **kwargs) -> outputs` used while cloning (see
+            `SyncedCopy`). Defaults to `None`.
+        source: The user's model, if `model` is a view of it. Defaults to `None` (`model`).
 
     Attributes:
         model: The copied `keras.Model` (owned by vis; its own variables are only used by
@@ -268,8 +274,9 @@ class ModelCopy(SyncedCopy):
         (False, 3)
     """
 
-    def __init__(self, model: keras.Model, modifier=None):
-        super().__init__(model)
+    def __init__(self, model: keras.Model, modifier=None, clone_function: Callable | None = None,
+                 call_function: Callable | None = None, source: keras.Model | None = None):
+        super().__init__(model, clone_function, call_function, source)
         self.modifier = modifier
         self.overrides = modifier.apply(self.model) if modifier is not None else 0
         self._taps = _Taps()
@@ -290,7 +297,7 @@ class ModelCopy(SyncedCopy):
                     pass
         self.variables()  # every variable of the modified copy has its counterpart
         self.functions: OrderedDict[Any, Any] = OrderedDict()
-        self.default_channel_axis = model_channel_axis(model)
+        self.default_channel_axis = model_channel_axis(self.source())
 
     # --- running the copy ------------------------------------------------------------------
 

@@ -1,25 +1,40 @@
 """The backend seam: the few operations vis needs that `keras.ops` does not provide.
 
-Everything else in vis (methods, modifiers, losses, metrics) is written in `keras.ops` and
-NumPy. Each Keras backend gets one thin adapter module with the same three functions:
+Everything else in vis (methods, modifiers, losses, metrics, PatternNet, parameter-space
+saliency) is written in `keras.ops` and NumPy. Each Keras backend gets one thin adapter module
+(`_tensorflow`, `_jax`, `_torch`) with the same functions:
 
-- `compile(fn, specs)`: `tf.function` (with an input signature), `jax.jit`, or plain PyTorch.
-- `stateful(fn, variables)`: binds the user's current variable values as `fn`'s first argument
-  (read inside the graph on TensorFlow, passed to the jitted function on JAX).
-- `value_and_grad(fn, inputs, wrt_layers)`: gradients of `fn`'s scalar w.r.t. the model inputs
-  and the outputs of layers (taken through the copy's tap hooks).
+- `compile(fn, specs)`: `tf.function` (with an input signature), `jax.jit`, or plain PyTorch
+  (`torch.compile` with `jit_compile=True`).
+- `stateful(fn, variables, specs)`: binds the user's current variable values as `fn`'s first
+  argument (read inside the graph on TensorFlow, passed to the jitted function on JAX, detached
+  values on PyTorch): new weights are seen without recompiling.
+- `value_and_grad(fn, inputs, wrt_inputs, wrt_layers, create_graph=False)`: gradients of `fn`'s
+  scalar w.r.t. the model inputs and the outputs of layers (taken through the copy's tap hooks);
+  nestable, for second-order gradients.
+- `vjp(fn, x, cotangent)`: a vector-Jacobian product, for `keras.ops.custom_gradient` rules.
+- `per_sample_grads(fn, params, args)`: one gradient per sample (`tf.vectorized_map`,
+  `jax.vmap`, `torch.func.vmap`).
+- `extract_patches(x, sizes, strides, rates, padding)`: the input patches of a 2-D convolution.
+- `float64()`: a context in which float64 computations are float64 (JAX disables 64-bit types
+  unless asked).
+- `to_tensor(array, dtype)`: a backend tensor.
 
-`get()` returns the adapter of the active backend (`keras.backend.backend()`).
+`get()` returns the adapter of the active backend (`keras.backend.backend()`); `require` raises
+the clear error of a feature that only some backends have (`tf.data` input, `tf.distribute`).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 
 import keras
 import numpy as np
 
-__all__ = ["name", "get", "to_numpy", "require", "SUPPORTED"]
+__all__ = ["name", "get", "to_numpy", "require", "float64", "installed", "is_tf_dataset",
+           "SUPPORTED"]
 
 SUPPORTED = ("tensorflow", "jax", "torch")
 
@@ -41,7 +56,8 @@ def get():
     """The adapter module of the active backend.
 
     Returns:
-        A module with `compile`, `stateful`, `value_and_grad` and `to_tensor`.
+        A module with `compile`, `stateful`, `value_and_grad`, `vjp`, `per_sample_grads`,
+        `extract_patches`, `float64`, `spec` and `to_tensor`.
 
     Raises:
         ValueError: On a backend vis does not support (e.g. `numpy`, which has no gradients).
@@ -51,12 +67,30 @@ def get():
         'vis.backend._tensorflow'
     """
     backend = name()
+    # a plain lookup once loaded: `get()` is also called while a tf.function is traced, where
+    # AutoGraph would try (and fail) to convert the import machinery
+    module = sys.modules.get(f"vis.backend._{backend}")
+    if module is not None:
+        return module
     if backend not in SUPPORTED:
         raise ValueError(
             f"vis explains models on the {', '.join(SUPPORTED)} backends of Keras; the active "
             f"backend is {backend!r}. Set KERAS_BACKEND to one of them."
         )
     return importlib.import_module(f"vis.backend._{backend}")
+
+
+def installed() -> tuple[str, ...]:
+    """The supported backends whose package is importable here (for tests and diagnostics).
+
+    Returns:
+        A tuple, in the order of `SUPPORTED`.
+
+    Example:
+        >>> "tensorflow" in installed()
+        True
+    """
+    return tuple(b for b in SUPPORTED if importlib.util.find_spec(b) is not None)
 
 
 def to_numpy(value) -> np.ndarray:
@@ -77,6 +111,40 @@ def to_numpy(value) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(value))
 
 
+def float64():
+    """A context in which float64 tensors are float64 on the active backend.
+
+    JAX truncates float64 to float32 unless 64-bit types are enabled; inside this context they
+    are (`jax.enable_x64`). TensorFlow and PyTorch always have float64: a no-op there. Compiled
+    functions that compute in float64 must be traced and called inside it.
+
+    Returns:
+        A context manager.
+
+    Example:
+        >>> with float64():
+        ...     keras.ops.cast(keras.ops.ones((1,)), "float64").dtype
+    """
+    return get().float64()
+
+
+def is_tf_dataset(data) -> bool:
+    """Whether `data` is a `tf.data.Dataset` (checked without importing TensorFlow).
+
+    Args:
+        data: Anything.
+
+    Returns:
+        `True` for a `tf.data.Dataset` (of any kind: batched, mapped, ...).
+
+    Example:
+        >>> is_tf_dataset(np.zeros(3))
+        False
+    """
+    return any(cls.__name__ == "DatasetV2" and cls.__module__.startswith("tensorflow")
+               for cls in type(data).__mro__)
+
+
 def require(feature: str, backends: tuple[str, ...] = ("tensorflow",), alternative: str = "") -> None:
     """Raises a clear error when `feature` is used on a backend that does not have it.
 
@@ -94,6 +162,6 @@ def require(feature: str, backends: tuple[str, ...] = ("tensorflow",), alternati
     backend = name()
     if backend not in backends:
         raise ValueError(
-            f"{feature} is only available on the {'/'.join(backends)} backend; the active Keras "
-            f"backend is {backend!r}." + (f" {alternative}" if alternative else "")
+            f"{feature} is only available on the {'/'.join(backends)} backend of Keras; the "
+            f"active backend is {backend!r}." + (f" {alternative}" if alternative else "")
         )

@@ -1,28 +1,65 @@
 """Data input of the pattern passes (private): arrays and `tf.data` datasets as input batches.
 
 Arrays are streamed batch by batch from the caller's array (a slice cast to the model's float type
-at a time, inside the input pipeline), so fitting from a large uint8 array never converts or
-copies it whole; float arrays are checked for NaN/inf in chunks. Datasets may yield inputs or
-`(inputs, labels)` tuples, batched or not; infinite ones need `steps`.
+at a time: inside the `tf.data` input pipeline on TensorFlow, by a plain Python iterator of NumPy
+batches on JAX and PyTorch), so fitting from a large uint8 array never converts or copies it
+whole; float arrays are checked for NaN/inf in chunks. Datasets (TensorFlow backend only) may
+yield inputs or `(inputs, labels)` tuples, batched or not; infinite ones need `steps`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import keras
 import numpy as np
-import tensorflow as tf
 
-__all__ = ["as_dataset", "limit_steps", "split"]
+from vis import backend as _backend
+
+__all__ = ["as_dataset", "limit_steps", "split", "is_dataset", "ArrayBatches"]
 
 _CHECK_ROWS_BYTES = 16 * 2 ** 20  # NaN/inf check of float arrays in chunks of about 16 MB
 
 
-def _input_spec(model: keras.Model) -> tuple[tuple, tf.DType]:
+is_dataset = _backend.is_tf_dataset
+
+
+def _require_tensorflow_for(data, param: str) -> None:
+    if is_dataset(data):
+        _backend.require(
+            f"A tf.data.Dataset as `{param}`",
+            alternative="Pass the inputs as a NumPy array (read batch by batch, never copied "
+            "whole), e.g. `np.concatenate([x for x, _ in dataset.as_numpy_iterator()])` for a "
+            "small dataset, or `steps=` with an array.",
+        )
+
+
+def _input_spec(model: keras.Model) -> tuple[tuple, str]:
     if len(model.inputs) != 1:
         raise ValueError(f"`model` has {len(model.inputs)} inputs; vis explains single-input models.")
     shape = tuple(model.inputs[0].shape)
-    dtype = tf.as_dtype(model.inputs[0].dtype)
-    return shape, dtype if dtype.is_floating else tf.float32
+    dtype = keras.backend.standardize_dtype(model.inputs[0].dtype)
+    return shape, dtype if "float" in dtype else "float32"
+
+
+class ArrayBatches:
+    """The batches of an array, cast one at a time (re-iterable; JAX and PyTorch backends).
+
+    Args:
+        x: The caller's array (never copied whole).
+        batch_size: Samples per batch.
+        dtype: The model's float input dtype.
+    """
+
+    def __init__(self, x: np.ndarray, batch_size: int, dtype: str):
+        self.x, self.batch_size, self.dtype = x, batch_size, dtype
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // self.batch_size)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for start in range(0, len(self.x), self.batch_size):
+            yield self.x[start:start + self.batch_size].astype(self.dtype, copy=False)
 
 
 def _check_batch_size(batch_size) -> int:
@@ -39,7 +76,9 @@ def _check_steps(steps) -> int | None:
     return int(steps)
 
 
-def _check_finite_size(data: tf.data.Dataset, param: str) -> None:
+def _check_finite_size(data, param: str) -> None:
+    import tensorflow as tf
+
     if int(data.cardinality()) == tf.data.INFINITE_CARDINALITY:
         raise ValueError(
             f"`{param}` is an infinite tf.data.Dataset (e.g. `.repeat()` without a count): pass "
@@ -47,7 +86,9 @@ def _check_finite_size(data: tf.data.Dataset, param: str) -> None:
         )
 
 
-def _dataset_is_batched(data: tf.data.Dataset, rank: int, param: str) -> bool:
+def _dataset_is_batched(data, rank: int, param: str) -> bool:
+    import tensorflow as tf
+
     spec = data.element_spec
     spec = spec[0] if isinstance(spec, (tuple, list)) and spec else spec
     if not isinstance(spec, tf.TensorSpec):
@@ -74,7 +115,8 @@ def limit_steps(model: keras.Model, data, steps, batch_size: int, param: str = "
             and `steps` is `None`.
     """
     steps = _check_steps(steps)
-    if not isinstance(data, tf.data.Dataset):
+    _require_tensorflow_for(data, param)
+    if not is_dataset(data):
         if steps is None:
             return data
         batch_size = _check_batch_size(batch_size)
@@ -89,9 +131,10 @@ def limit_steps(model: keras.Model, data, steps, batch_size: int, param: str = "
 
 def as_dataset(model: keras.Model, data, batch_size: int, param: str = "data",
                rebatch: bool = False):
-    """`(dataset of input batches, number of batches or None)` from an array or a `tf.data.Dataset`.
+    """`(input batches, number of batches or None)` from an array or a `tf.data.Dataset`.
 
-    A dataset may yield inputs or `(inputs, labels[, weights])` tuples, batched or not (unbatched
+    On TensorFlow the batches are a `tf.data.Dataset`; on JAX and PyTorch an `ArrayBatches`
+    (datasets are TensorFlow-only there: a clear `ValueError`). A dataset may yield inputs or `(inputs, labels[, weights])` tuples, batched or not (unbatched
     elements are batched with `batch_size`; batched ones too if `rebatch`). An array is read in
     slices of `batch_size` from the caller's memory and cast one batch at a time (it is never
     converted or copied whole); float arrays are checked for NaN/inf in chunks.
@@ -103,7 +146,10 @@ def as_dataset(model: keras.Model, data, batch_size: int, param: str = "data",
     """
     batch_size = _check_batch_size(batch_size)
     shape, dtype = _input_spec(model)
-    if isinstance(data, tf.data.Dataset):
+    _require_tensorflow_for(data, param)
+    if is_dataset(data):
+        import tensorflow as tf
+
         _check_finite_size(data, param)
         batched = _dataset_is_batched(data, len(shape), param)
         spec = data.element_spec
@@ -138,15 +184,19 @@ def as_dataset(model: keras.Model, data, batch_size: int, param: str = "data",
         for start in range(0, len(x), rows):
             if not np.isfinite(x[start:start + rows]).all():
                 raise ValueError(f"`{param}` contains NaN or inf values.")
-    np_dtype = dtype.as_numpy_dtype
     n_batches = -(-len(x) // batch_size)
+    if _backend.name() != "tensorflow":
+        return ArrayBatches(x, batch_size, dtype), n_batches
+    import tensorflow as tf
+
+    np_dtype = tf.as_dtype(dtype).as_numpy_dtype
 
     def batch(i):  # runs in tf.data: one slice of the caller's array, cast
         start = int(i) * batch_size
         return x[start:start + batch_size].astype(np_dtype, copy=False)
 
     def load(i):
-        out = tf.numpy_function(batch, [i], dtype, stateful=False)
+        out = tf.numpy_function(batch, [i], tf.as_dtype(dtype), stateful=False)
         return tf.ensure_shape(out, (None,) + tuple(x.shape[1:]))
 
     dataset = tf.data.Dataset.range(n_batches).map(load)
@@ -178,7 +228,8 @@ def split(data, holdout: float):
         raise ValueError(f"`holdout` must be a float in [0, 1), got {holdout!r}.")
     if holdout == 0:
         return data, data
-    if isinstance(data, tf.data.Dataset):
+    _require_tensorflow_for(data, "data")
+    if is_dataset(data):
         _check_finite_size(data, "data")
         card = int(data.cardinality())
         if card < 0:

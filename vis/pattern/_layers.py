@@ -13,8 +13,8 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from vis import backend as _backend
 from vis.utils.model import iter_layers, resolve_layer, terminal_layer
 
 KERNEL_LAYERS = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
@@ -212,7 +212,7 @@ def _same_padding(size, kernel: int, stride: int, dilation: int):
     effective = (kernel - 1) * dilation + 1
     out = (size + stride - 1) // stride
     total = (out - 1) * stride + effective - size
-    total = max(total, 0) if isinstance(total, int) else tf.maximum(total, 0)
+    total = max(total, 0) if isinstance(total, int) else keras.ops.maximum(total, 0)
     return total // 2, total - total // 2
 
 
@@ -229,12 +229,13 @@ def pad_input(layer: keras.layers.Layer, x):
             pads[axis] = [d * (k - 1), 0]
             continue
         size = x.shape[axis]
-        if size is None:
-            size = tf.shape(x)[axis]
+        if size is None:  # a free dimension of a TensorFlow graph
+            size = keras.ops.shape(x)[axis]
         pads[axis] = list(_same_padding(size, k, s, d))
-    if any(isinstance(v, tf.Tensor) for pair in pads for v in pair):
-        pads = tf.stack([tf.stack([tf.cast(v, tf.int32) for v in pair]) for pair in pads])
-    return tf.pad(x, pads)
+    if any(not isinstance(v, int) for pair in pads for v in pair):
+        pads = keras.ops.stack([keras.ops.stack([keras.ops.cast(v, "int32") for v in pair])
+                                for pair in pads])
+    return keras.ops.pad(x, pads)
 
 
 def valid_op(layer: keras.layers.Layer):
@@ -279,47 +280,41 @@ def add_bias(layer: keras.layers.Layer, z, bias=None):
     return keras.ops.add(z, keras.ops.reshape(bias, shape))
 
 
-def to_rows(layer: keras.layers.Layer, t: tf.Tensor) -> tf.Tensor:
+def to_rows(layer: keras.layers.Layer, t):
     """Reshapes a layer-output-shaped tensor to `(samples, units)` (channels last)."""
     if not isinstance(layer, keras.layers.Dense) and layer.data_format == "channels_first":
-        perm = [0] + list(range(2, len(t.shape))) + [1]
-        t = tf.transpose(t, perm)
-    return tf.reshape(t, [-1, t.shape[-1]])
+        t = keras.ops.transpose(t, [0] + list(range(2, len(t.shape))) + [1])
+    return keras.ops.reshape(t, (-1, t.shape[-1]))
 
 
-def patches(layer: keras.layers.Layer, x: tf.Tensor) -> tf.Tensor:
+def patches(layer: keras.layers.Layer, x):
     """The `(samples, inputs per neuron)` matrix of `layer`'s input patches.
 
     Row order matches `to_rows` of the layer output; column order matches
     `kernel.reshape(-1, units)`. Dense layers: one row per input vector (leading axes flattened).
-    Conv2D/Conv1D: `tf.image.extract_patches` with the layer's kernel size, strides, dilation and
-    padding (causal padding applied first). Conv3D: a convolution with an identity kernel.
+    Conv2D/Conv1D: the backend's patch extraction (`vis.backend`: `tf.image.extract_patches`, or
+    an identity-kernel convolution) with the layer's kernel size, strides, dilation and padding
+    (causal padding applied first). Conv3D: a convolution with an identity kernel.
     """
     if isinstance(layer, keras.layers.Dense):
-        return tf.reshape(x, [-1, x.shape[-1]])
+        return keras.ops.reshape(x, (-1, x.shape[-1]))
     if layer.data_format == "channels_first":
-        x = tf.transpose(x, [0] + list(range(2, len(x.shape))) + [1])
+        x = keras.ops.transpose(x, [0] + list(range(2, len(x.shape))) + [1])
     if isinstance(layer, keras.layers.Conv3D):
         return _identity_patches(layer, x)
     padding = layer.padding
     if isinstance(layer, keras.layers.Conv1D):
         if padding == "causal":
             left = layer.dilation_rate[0] * (layer.kernel_size[0] - 1)
-            x = tf.pad(x, [[0, 0], [left, 0], [0, 0]])
+            x = keras.ops.pad(x, [[0, 0], [left, 0], [0, 0]])
             padding = "valid"
-        x = x[:, None]
+        x = keras.ops.expand_dims(x, 1)
         sizes, strides, rates = (1,) + layer.kernel_size, (1,) + layer.strides, (
             1,) + layer.dilation_rate
     else:
         sizes, strides, rates = layer.kernel_size, layer.strides, layer.dilation_rate
-    p = tf.image.extract_patches(
-        x,
-        sizes=[1, *sizes, 1],
-        strides=[1, *strides, 1],
-        rates=[1, *rates, 1],
-        padding=padding.upper(),
-    )
-    return tf.reshape(p, [-1, p.shape[-1]])
+    p = _backend.get().extract_patches(x, tuple(sizes), tuple(strides), tuple(rates), padding)
+    return keras.ops.reshape(p, (-1, p.shape[-1]))
 
 
 def channel_axis_of(layer: keras.layers.Layer) -> int:
@@ -332,47 +327,46 @@ def channel_axis_of(layer: keras.layers.Layer) -> int:
 def unit_vector(layer: keras.layers.Layer, v, rank: int):
     """Reshapes a per-unit vector to broadcast against a rank-`rank` output of `layer`."""
     if channel_axis_of(layer) == 1:
-        return tf.reshape(v, [1, -1] + [1] * (rank - 2))
+        return keras.ops.reshape(v, (1, -1) + (1,) * (rank - 2))
     return v
 
 
-def patch_products(layer: keras.layers.Layer, x: tf.Tensor, g: tf.Tensor,
-                   padded: bool = False) -> tf.Tensor:
+def patch_products(layer: keras.layers.Layer, x, g, padded: bool = False):
     """`sum over samples of patch(x) g^T`, shape `(inputs per neuron, k)`, without patches.
 
     `x` is the layer input (`padded=True`: already padded with `pad_input`); `g` is shaped like
     the layer's output with `k` channels. For a convolution this is the gradient of
-    `sum(conv(x, K) * g)` with respect to a `(kernel size, in, k)` kernel `K`, i.e. the
-    filter-gradient convolution, computed with the layer's own strides, padding, dilation and data
-    format (and never materialising the patches). Row order matches `kernel.reshape(-1, units)`.
+    `sum(conv(x, K) * g)` with respect to a `(kernel size, in, k)` kernel `K` (a vector-Jacobian
+    product of the backend seam), i.e. the filter-gradient convolution, computed with the
+    layer's own strides, padding, dilation and data format (and never materialising the
+    patches). Row order matches `kernel.reshape(-1, units)`.
     """
     k = g.shape[channel_axis_of(layer)]
     if isinstance(layer, keras.layers.Dense):
-        rows = tf.reshape(x, [-1, x.shape[-1]])
-        # (G^T X)^T: Eigen's matrix product is faster in this orientation.
-        return tf.transpose(tf.matmul(tf.reshape(g, [-1, k]), rows, transpose_a=True))
+        rows = keras.ops.reshape(x, (-1, x.shape[-1]))
+        # (G^T X)^T: Eigen's matrix product is faster in this orientation on TensorFlow.
+        return keras.ops.transpose(
+            keras.ops.matmul(keras.ops.transpose(keras.ops.reshape(g, (-1, k))), rows))
     op = valid_op(layer) if padded else linear_op(layer)
-    probe = tf.zeros(tuple(layer.kernel.shape[:-1]) + (k,), x.dtype)
-    with tf.GradientTape() as tape:
-        tape.watch(probe)
-        z = op(x, probe)  # unused: only its filter-gradient is computed (pruned in graphs)
-    return tf.reshape(tape.gradient(z, probe, output_gradients=g), [-1, k])
+    probe = keras.ops.zeros(tuple(layer.kernel.shape[:-1]) + (k,), x.dtype)
+    grad = _backend.get().vjp(lambda kernel: op(x, kernel), probe, g)
+    return keras.ops.reshape(grad, (-1, k))
 
 
-def _identity_patches(layer: keras.layers.Layer, x: tf.Tensor) -> tf.Tensor:
+def _identity_patches(layer: keras.layers.Layer, x):
     kernel_shape = tuple(layer.kernel.shape[:-1])
     d = math.prod(kernel_shape)
-    eye = tf.reshape(tf.eye(d, dtype=x.dtype), kernel_shape + (d,))
+    eye = keras.ops.reshape(keras.ops.eye(d, dtype=x.dtype), kernel_shape + (d,))
     out = keras.ops.conv(
         x, eye, strides=list(layer.strides), padding=layer.padding,
         dilation_rate=layer.dilation_rate, data_format="channels_last",
     )
-    return tf.reshape(out, [-1, d])
+    return keras.ops.reshape(out, (-1, d))
 
 
 def _flat_inputs(layer: keras.layers.Layer) -> list:
     try:
-        return tf.nest.flatten(layer.input)
+        return keras.tree.flatten(layer.input)
     except (AttributeError, ValueError):
         return []
 

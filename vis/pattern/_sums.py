@@ -26,9 +26,10 @@ float32 products do not cancel:
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 
 from vis.pattern import _layers
+
+ops = keras.ops
 
 __all__ = ["FitPlan"]
 
@@ -43,30 +44,30 @@ class FitPlan:
         model: The user's model (its regime sources are read from it).
         layers: `(path, layer)` of the kernel layers to fit.
         two_component: Whether to collect the positive-regime sums.
-        dtype: `tf.float32` or `tf.float64`, the precision of the products.
+        dtype: `'float32'` or `'float64'`, the precision of the products.
         negative: Whether `sum x y^T` over all samples is needed besides the positive regime.
     """
 
-    def __init__(self, model: keras.Model, layers, two_component: bool, dtype: tf.DType,
+    def __init__(self, model: keras.Model, layers, two_component: bool, dtype: str,
                  negative: bool):
         self.paths = [path for path, _ in layers]
         self.two_component = two_component
         self.all_samples = negative or not two_component  # sum x y over all samples
         self.dtype = dtype
         self.sources = _layers.mask_sources(model)
-        self.exact = frozenset(self.paths) if dtype != tf.float32 else frozenset()
-        self.needs_probe = dtype == tf.float32
+        self.exact = frozenset(self.paths) if dtype != "float32" else frozenset()
+        self.needs_probe = dtype == "float32"
 
     @property
     def key(self) -> str:
         """The cache key of the compiled step."""
-        return (f"fit:{self.two_component}:{self.all_samples}:{self.dtype.name}:"
+        return (f"fit:{self.two_component}:{self.all_samples}:{self.dtype}:"
                 f"{sorted(self.exact)}")
 
     def taps(self) -> tuple[set, set, set]:
         """`(input paths, output paths, pre-activation paths)` the pass records."""
         inputs, outputs = set(self.paths), set()
-        pre = set(self.paths) if self.dtype == tf.float32 else set()
+        pre = set(self.paths) if self.dtype == "float32" else set()
         if self.two_component:
             more = _layers.taps(self.sources, self.paths)
             inputs, outputs, pre = inputs | more[0], outputs | more[1], pre | more[2]
@@ -81,13 +82,13 @@ class FitPlan:
                 layer = streamer.layers[path]
                 _, c_b, y, bias = self._inputs(layer, rec, path, centre=_is_padded(layer))
                 rows = _layers.to_rows(layer, y)
-                y_mean = tf.reduce_mean(rows, 0)
-                y_std = tf.sqrt(tf.reduce_mean(tf.square(rows - y_mean), 0))
-                scale = tf.abs(y_mean) + (0.0 if bias is None else tf.abs(bias))
-                need = tf.reduce_any((y_std > 0) & (scale > _CANCEL_RATIO * y_std))
+                y_mean = ops.mean(rows, 0)
+                y_std = ops.sqrt(ops.mean(ops.square(rows - y_mean), 0))
+                scale = ops.abs(y_mean) + (0.0 if bias is None else ops.abs(bias))
+                need = ops.any(ops.logical_and(y_std > 0, scale > _CANCEL_RATIO * y_std))
                 if c_b is not None:
-                    need |= tf.reduce_any(c_b != 0)
-                out[path] = tf.cast(need, tf.float64)
+                    need = ops.logical_or(need, ops.any(ops.not_equal(c_b, 0)))
+                out[path] = ops.cast(need, "float64")
             return out
 
         return fn
@@ -112,22 +113,22 @@ class FitPlan:
         twice their standard deviation (zeros elsewhere); `y` is the pre-activation minus the bias
         (`None` when it is not recorded).
         """
-        x = tf.cast(rec[(path, "in")], self.dtype)
+        x = ops.cast(rec[(path, "in")], self.dtype)
         c_b = None
         if centre:
             rank = len(x.shape)
-            axes = [a for a in range(rank) if a != _layers.channel_axis_of(layer) % rank]
-            mean = tf.reduce_mean(x, axis=axes)
-            mean_sq = tf.reduce_mean(tf.square(x), axis=axes)
+            axes = tuple(a for a in range(rank) if a != _layers.channel_axis_of(layer) % rank)
+            mean = ops.mean(x, axis=axes)
+            mean_sq = ops.mean(ops.square(x), axis=axes)
             # |mean| > r std  <=>  (1 + r^2) mean^2 > r^2 E[x^2]
             r2 = _CENTRE_RATIO ** 2
-            c_b = tf.where((1 + r2) * tf.square(mean) > r2 * mean_sq, mean, tf.zeros_like(mean))
+            c_b = ops.where((1 + r2) * ops.square(mean) > r2 * mean_sq, mean, ops.zeros_like(mean))
         if (path, "pre") not in rec:
             return x, c_b, None, None
-        y = tf.cast(rec[(path, "pre")], self.dtype)
+        y = ops.cast(rec[(path, "pre")], self.dtype)
         bias = getattr(layer, "bias", None)
         if bias is not None:
-            bias = tf.cast(tf.convert_to_tensor(bias), self.dtype)
+            bias = ops.cast(ops.convert_to_tensor(bias), self.dtype)
             y = y - _layers.unit_vector(layer, bias, len(y.shape))
         return x, c_b, y, bias
 
@@ -136,10 +137,10 @@ class FitPlan:
         # A padded convolution is centred only on the exact path (explicit padding).
         x, c_b, y, _ = self._inputs(layer, rec, path, centre=exact or not _is_padded(layer))
         rank = len(x.shape)
-        kernel = tf.cast(tf.convert_to_tensor(layer.kernel), self.dtype)
+        kernel = ops.cast(ops.convert_to_tensor(layer.kernel), self.dtype)
         m = None
         if self.two_component:
-            m = tf.cast(rec[self.sources[path]] > 0, self.dtype)
+            m = ops.cast(rec[self.sources[path]] > 0, self.dtype)
         if exact:
             xl = _layers.pad_input(layer, x) - _layers.unit_vector(layer, c_b, rank)
             local = self._local_sums(layer, xl, _layers.valid_op(layer)(xl, kernel), m,
@@ -147,8 +148,8 @@ class FitPlan:
         elif c_b is None:
             local = self._local_sums(layer, x, y, m, padded=False)
         else:
-            shift = tf.linalg.matvec(tf.reshape(kernel, [-1, kernel.shape[-1]]),
-                                     tf.tile(c_b, [_layers.patch_size(layer)]), transpose_a=True)
+            shift = ops.matmul(ops.tile(c_b, [_layers.patch_size(layer)]),
+                               ops.reshape(kernel, (-1, kernel.shape[-1])))
             xl = x - _layers.unit_vector(layer, c_b, rank)
             yl = y - _layers.unit_vector(layer, shift, len(y.shape))  # constant error: cancels
             local = self._local_sums(layer, xl, yl, m, padded=False)
@@ -158,23 +159,24 @@ class FitPlan:
         """Local sums of `x_l` and `y_l = y_raw - d_b` (`d_b` the batch mean, in `local['d_b']`)."""
         axis = _layers.channel_axis_of(layer)
         rank = len(y_raw.shape)
-        d_b = tf.reduce_mean(_layers.to_rows(layer, y_raw), 0)
+        rows = _layers.to_rows
+        d_b = ops.mean(rows(layer, y_raw), 0)
         yl = y_raw - _layers.unit_vector(layer, d_b, rank)
         units = yl.shape[axis]
-        cols = [tf.ones_like(tf.gather(yl, [0], axis=axis))]
+        cols = [ops.ones_like(ops.take(yl, [0], axis=axis))]
         if self.all_samples:
             cols.append(yl)
         if m is not None:
-            m = tf.reshape(m, tf.shape(yl))
+            m = ops.reshape(m, ops.shape(yl))
             cols += [m, yl * m]
-        g = tf.concat(cols, axis)
-        xtg = tf.cast(_layers.patch_products(layer, xl, g, padded=padded), tf.float64)
-        rows = _layers.to_rows
-        f64 = tf.float64
+        g = ops.concatenate(cols, axis)
+        xtg = ops.cast(_layers.patch_products(layer, xl, g, padded=padded), "float64")
+        f64 = "float64"
+        yl_rows = rows(layer, yl)
         local = {
-            "n": tf.cast(tf.size(yl) // units, f64),
+            "n": ops.cast(ops.shape(yl_rows)[0], f64),
             "sx": xtg[:, 0],
-            "sy": tf.cast(tf.reduce_sum(rows(layer, yl), 0), f64),
+            "sy": ops.cast(ops.sum(yl_rows, 0), f64),
         }
         start = 1
         if self.all_samples:
@@ -182,12 +184,12 @@ class FitPlan:
             start += units
         if m is not None:
             local.update({
-                "n_pos": tf.cast(tf.reduce_sum(rows(layer, m), 0), f64),
+                "n_pos": ops.cast(ops.sum(rows(layer, m), 0), f64),
                 "bx_pos": xtg[:, start:start + units],
                 "axy_pos": xtg[:, start + units:],
-                "cy_pos": tf.cast(tf.reduce_sum(rows(layer, yl * m), 0), f64),
+                "cy_pos": ops.cast(ops.sum(rows(layer, yl * m), 0), f64),
             })
-        local["d_b"] = tf.cast(d_b, f64)
+        local["d_b"] = ops.cast(d_b, f64)
         return local
 
     @staticmethod
@@ -206,11 +208,11 @@ class FitPlan:
                 raw.update({"n_pos": n_pos, "bx_pos": bx, "cy_pos": cy + dd * n_pos,
                             "axy_pos": local["axy_pos"] + bx * dd[None, :]})
             return raw
-        f64 = tf.float64
+        f64 = "float64"
         units = layer.kernel.shape[-1]
-        dc = tf.tile(tf.cast(c_b, f64), [_layers.patch_size(layer)])  # kernel.reshape rows
-        w = tf.reshape(tf.cast(tf.convert_to_tensor(layer.kernel), f64), [-1, units])
-        dd = dd + tf.linalg.matvec(w, dc, transpose_a=True)  # (U,)
+        dc = ops.tile(ops.cast(c_b, f64), [_layers.patch_size(layer)])  # kernel.reshape rows
+        w = ops.reshape(ops.cast(ops.convert_to_tensor(layer.kernel), f64), (-1, units))
+        dd = dd + ops.matmul(dc, w)  # (U,)
         raw = {"n": n, "sx": sx + n * dc, "sy": sy + n * dd}
         if "sxy" in local:
             raw["sxy"] = (local["sxy"] + dc[:, None] * sy[None, :] + sx[:, None] * dd[None, :]

@@ -10,9 +10,11 @@ back-projects every Dense/Conv layer with its pattern `A` (PatternNet: the *sign
 gives `y_k * a_k` and `y_k * (w_k * a_k)`.
 
 It is implemented as a `vis.backprop_modifiers.BackpropModifier` whose overrides replace, in a
-*copy* of the model, the input-gradient of each kernel layer's linear map (`tf.custom_gradient`;
-the forward values are unchanged), and the shared engine (`vis.engine.gradients`)
-computes `d y_k / d x` with it; the explainers multiply by `y_k`.
+*copy* of the model, the input-gradient of each kernel layer's linear map
+(`keras.ops.custom_gradient`, with the backward projection a vector-Jacobian product of the
+backend seam: the same code on TensorFlow, JAX and PyTorch; the forward values are unchanged),
+and the shared engine (`vis.engine.gradients`) computes `d y_k / d x` with it; the explainers
+multiply by `y_k`.
 
 Differences from iNNvestigate, by design: iNNvestigate rescales the backward signal at "bottleneck"
 layers to [-1, 1] (`reverse_project_bottleneck_layers`) to avoid overflow in deep networks; that
@@ -23,16 +25,15 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from vis.backprop_modifiers import BackpropModifier
+from vis import backend as _backend
+from vis.backprop_modifiers import BackpropModifier, custom_gradient_result, upstream_gradient
 from vis.pattern import _layers
 from vis.pattern._explain import explain_output
 from vis.pattern.patterns import Patterns
 from vis.utils.model import iter_layers
 
 __all__ = ["PatternModifier", "modifier", "PatternNet", "PatternAttribution"]
-
 
 
 def _kind(explainer: type) -> str:
@@ -48,15 +49,15 @@ def _explainers() -> dict[str, type]:
 def _backprojecting(op, kernel, backward_kernel):
     """`x -> op(x, kernel)` whose input-gradient uses `backward_kernel` instead of `kernel`."""
 
-    @tf.custom_gradient
+    @keras.ops.custom_gradient
     def fn(x):
         z = op(x, kernel)
 
-        def grad(dz):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                zb = op(x, tf.cast(backward_kernel, x.dtype))
-            return tape.gradient(zb, x, output_gradients=tf.cast(dz, zb.dtype))
+        def grad(*args, upstream=None, variables=None):
+            dz = upstream_gradient(args, upstream)
+            back = keras.ops.convert_to_tensor(backward_kernel, dtype=x.dtype)
+            dx = _backend.get().vjp(lambda t: op(t, back), x, dz)
+            return custom_gradient_result(dx, variables)
 
         return z, grad
 
@@ -67,7 +68,7 @@ def _patched_call(layer: keras.layers.Layer, backward_kernel: np.ndarray):
     op = _layers.linear_op(layer)
 
     def call(inputs, *args, **kwargs):
-        kernel = tf.convert_to_tensor(layer.kernel)
+        kernel = keras.ops.convert_to_tensor(layer.kernel)
         z = _backprojecting(op, kernel, backward_kernel)(inputs)
         z = _layers.add_bias(layer, z)
         activation = layer.activation  # read at call time: the engine may wrap it

@@ -30,17 +30,19 @@ that conditioning and with the batch size (float32 accumulation inside a batch):
 keeps float32 running means.
 
 Memory does not depend on the data size. Under a `tf.distribute` strategy (call `fit_patterns`
-inside `strategy.scope()`), batches are split across replicas and the sums reduced: the result is
-the same up to floating-point rounding. The model copy and the compiled pass are cached per model
-(in `vis.copies`; the copy runs on the model's current weights, also after further training or a
-re-`adapt()`; `vis.release(model)` frees them), so fitting again does not retrace.
+inside `strategy.scope()`; TensorFlow backend), batches are split across replicas and the sums
+reduced: the result is the same up to floating-point rounding. On the JAX and PyTorch backends
+the same sums are computed by the backend seam's compiled functions from NumPy arrays (in
+float64 where asked, also on JAX); `tf.data` input and `tf.distribute` are TensorFlow-only. The
+model copy and the compiled pass are cached per model (in `vis.copies`; the copy runs on the
+model's current weights, also after further training or a re-`adapt()`; `vis.release(model)`
+frees them), so fitting again does not retrace.
 """
 
 from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from vis.pattern import _layers
 from vis.pattern._data import as_dataset, limit_steps
@@ -51,18 +53,21 @@ from vis.pattern.patterns import Patterns
 
 __all__ = ["fit_patterns"]
 
-_DTYPES = {"float64": tf.float64, "float32": tf.float32}
+_DTYPES = ("float64", "float32")
 
 
-def _check_dtype(dtype) -> tf.DType:
-    name = tf.as_dtype(dtype).name if not isinstance(dtype, str) else dtype
+def _check_dtype(dtype) -> str:
+    try:
+        name = keras.backend.standardize_dtype(dtype)
+    except (TypeError, ValueError, AttributeError):
+        name = None
     if name not in _DTYPES:
         raise ValueError(f"`dtype` must be 'float64' or 'float32', got {dtype!r}.")
-    return _DTYPES[name]
+    return name
 
 
 def collect_stats(model, data, layers, two_component: bool, batch_size: int, verbose: bool,
-                  dtype=tf.float32, negative: bool = True,
+                  dtype: str = "float32", negative: bool = True,
                   desc: str = "fit_patterns") -> dict[str, LayerStats]:
     """Streams `data` once and returns each layer's `LayerStats` (internal; see `fit_patterns`)."""
     dataset, n_batches = as_dataset(model, data, batch_size)
@@ -129,8 +134,8 @@ def fit_patterns(
         model: A Keras model with one input (Sequential or Functional, nested models allowed;
             subclassed models are rejected).
         data: Inputs as an array `(n,) + input_shape` (any numeric dtype, e.g. uint8 images; cast
-            batch by batch), or a `tf.data.Dataset` of inputs or of `(inputs, labels)` tuples,
-            batched or not.
+            batch by batch), or (TensorFlow backend) a `tf.data.Dataset` of inputs or of
+            `(inputs, labels)` tuples, batched or not.
         estimator: `'two_component'` (alias `'relu'`), `'linear'` or `'filter'`. Defaults to
             `'two_component'`.
         batch_size: Batch size for arrays and unbatched datasets. Defaults to `256`.

@@ -19,17 +19,19 @@ Max-pooling routes relevance to the forward arg-max, Flatten/Reshape/Dropout pas
 ReLUs pass it unchanged (a unit with a zero output receives zero relevance from the next layer's
 rule anyway, so the vanilla ReLU gradient used here is the same thing).
 
-Implementation: the rules are `tf.custom_gradient` overrides of the Dense/Conv layers' linear maps
-(`x -> W x + b`) in a *copy* of the model (a `BackpropModifier`); the shared gradient engine then
-returns the relevance per unit of starting relevance, and `explain` multiplies by `y_k`.
+Implementation: the rules are `keras.ops.custom_gradient` overrides of the Dense/Conv layers'
+linear maps (`x -> W x + b`) in a *copy* of the model (a `BackpropModifier`; the products `W^T s`
+are vector-Jacobian products of the backend seam, so the same rules run on TensorFlow, JAX and
+PyTorch); the shared gradient engine then returns the relevance per unit of starting relevance,
+and `explain` multiplies by `y_k`.
 """
 
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 
-from vis.backprop_modifiers import BackpropModifier
+from vis import backend as _backend
+from vis.backprop_modifiers import BackpropModifier, custom_gradient_result, upstream_gradient
 from vis.pattern import _layers
 from vis.pattern._explain import explain_output
 from vis.utils.model import iter_layers
@@ -41,36 +43,36 @@ _RULES = ("epsilon", "alpha_beta")
 
 def _backproject(op, x, kernel, s):
     """`W^T s` for the linear map `op(., kernel)` at input `x` (the map's input-gradient)."""
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        z = op(x, kernel)
-    return tape.gradient(z, x, output_gradients=s)
+    return _backend.get().vjp(lambda t: op(t, kernel), x, s)
 
 
 def _safe_divide(a, b):
-    return a / (b + tf.cast(tf.equal(b, 0), b.dtype))
+    return a / (b + keras.ops.cast(keras.ops.equal(b, 0), b.dtype))
 
 
 def _relevance_layer(layer, op, rule: str, epsilon: float, alpha: float, beta: float):
     """`x -> W x + b` (the layer's exact forward) whose gradient applies the LRP rule."""
+    ops = keras.ops
 
     def call_fn(x, kernel, bias):
         def forward(inputs, w):
             return _layers.add_bias(layer, op(inputs, w), bias)
 
-        @tf.custom_gradient
+        @ops.custom_gradient
         def fn(inputs):
             z = forward(inputs, kernel)
 
-            def grad(r):
-                r = tf.cast(r, z.dtype)
+            def grad(*args, upstream=None, variables=None):
+                r = ops.cast(upstream_gradient(args, upstream), z.dtype)
                 if rule == "epsilon":
-                    sign = tf.where(z >= 0, tf.ones_like(z), -tf.ones_like(z))
+                    sign = ops.where(z >= 0, ops.ones_like(z), -ops.ones_like(z))
                     s = r / (z + epsilon * sign)
-                    return inputs * _backproject(op, inputs, kernel, s)
-                x_pos, x_neg = tf.nn.relu(inputs), tf.minimum(inputs, 0.0)
-                w_pos, w_neg = tf.nn.relu(kernel), tf.minimum(kernel, 0.0)
-                b = _layers.add_bias(layer, tf.zeros_like(z), bias)
+                    return custom_gradient_result(
+                        inputs * _backproject(op, inputs, kernel, s), variables)
+                zero = ops.zeros((), inputs.dtype)
+                x_pos, x_neg = ops.relu(inputs), ops.minimum(inputs, zero)
+                w_pos, w_neg = ops.relu(kernel), ops.minimum(kernel, ops.zeros((), kernel.dtype))
+                b = _layers.add_bias(layer, ops.zeros_like(z), bias)
                 z_a = op(x_pos, w_pos) + op(x_neg, w_neg) + b
                 s_a = _safe_divide(r, z_a)
                 rel = (x_pos * _backproject(op, x_pos, w_pos, s_a)
@@ -81,15 +83,15 @@ def _relevance_layer(layer, op, rule: str, epsilon: float, alpha: float, beta: f
                     inhibit = (x_pos * _backproject(op, x_pos, w_neg, s_b)
                                + x_neg * _backproject(op, x_neg, w_pos, s_b))
                     rel = alpha * rel - beta * inhibit
-                return rel
+                return custom_gradient_result(rel, variables)
 
             return z, grad
 
         return fn(x)
 
     def call(inputs, *args, **kwargs):
-        kernel = tf.convert_to_tensor(layer.kernel)
-        bias = None if layer.bias is None else tf.convert_to_tensor(layer.bias)
+        kernel = ops.convert_to_tensor(layer.kernel)
+        bias = None if layer.bias is None else ops.convert_to_tensor(layer.bias)
         z = call_fn(inputs, kernel, bias)
         activation = layer.activation  # read at call time: the engine may wrap it
         return activation(z) if activation is not None else z

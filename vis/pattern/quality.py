@@ -25,7 +25,6 @@ from collections.abc import Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from vis.pattern import _layers
 from vis.pattern._data import as_dataset, limit_steps, split
@@ -49,33 +48,36 @@ def _eval_sums(model, data, layers, two_component, batch_size, verbose):
         inputs, outputs, pre = inputs | more[0], outputs | more[1], more[2]
     streamer = streamer_for(model, inputs, outputs, pre)
 
+    ops = keras.ops
+
     def rows(rec, path):
         layer = streamer.layers[path]
-        x = tf.cast(_layers.patches(layer, rec[(path, "in")]), tf.float64)
-        kernel = tf.cast(tf.convert_to_tensor(layer.kernel), tf.float64)
-        y = tf.matmul(x, tf.reshape(kernel, [-1, kernel.shape[-1]]))
+        x = ops.cast(_layers.patches(layer, rec[(path, "in")]), "float64")
+        kernel = ops.cast(ops.convert_to_tensor(layer.kernel), "float64")
+        y = ops.matmul(x, ops.reshape(kernel, (-1, kernel.shape[-1])))
         if two_component:
-            src = tf.reshape(rec[sources[path]], tf.shape(rec[(path, "out")]))
-            m = tf.cast(_layers.to_rows(layer, src) > 0, tf.float64)
+            src = ops.reshape(rec[sources[path]], ops.shape(rec[(path, "out")]))
+            m = ops.cast(_layers.to_rows(layer, src) > 0, "float64")
         else:
-            m = tf.ones_like(y)
+            m = ops.ones_like(y)
         return x, y * m, y * (1 - m)
 
     def shift_fn(rec, extra):
-        return {p: tf.reduce_mean(rows(rec, p)[0], 0) for p in paths}
+        return {p: ops.mean(rows(rec, p)[0], 0) for p in paths}
 
     def batch_fn(rec, shifts):
         out = {}
         for path in paths:
             x, u, v = rows(rec, path)
-            xc = x - shifts[path]
+            xc = x - ops.cast(shifts[path], "float64")
+            xt = ops.transpose(xc)
             out[path] = {
-                "n": tf.cast(tf.shape(xc)[0], tf.float64),
-                "sx": tf.reduce_sum(xc, 0),
-                "sxx": tf.matmul(xc, xc, transpose_a=True),
-                "su": tf.reduce_sum(u, 0), "sv": tf.reduce_sum(v, 0),
-                "suu": tf.reduce_sum(u * u, 0), "svv": tf.reduce_sum(v * v, 0),
-                "sxu": tf.matmul(xc, u, transpose_a=True), "sxv": tf.matmul(xc, v, transpose_a=True),
+                "n": ops.cast(ops.shape(xc)[0], "float64"),
+                "sx": ops.sum(xc, 0),
+                "sxx": ops.matmul(xt, xc),
+                "su": ops.sum(u, 0), "sv": ops.sum(v, 0),
+                "suu": ops.sum(u * u, 0), "svv": ops.sum(v * v, 0),
+                "sxu": ops.matmul(xt, u), "sxv": ops.matmul(xt, v),
             }
         return out
 
@@ -171,9 +173,9 @@ def signal_quality(
 
     Args:
         model: A Keras model, Sequential or Functional (never modified).
-        data: An array or a `tf.data.Dataset` (of inputs or `(inputs, labels)`; with `holdout > 0`
-            a dataset needs a known cardinality, and an order that does not change between
-            passes, and is split by elements).
+        data: An array, or (TensorFlow backend) a `tf.data.Dataset` (of inputs or `(inputs,
+            labels)`; with `holdout > 0` a dataset needs a known cardinality, and an order that
+            does not change between passes, and is split by elements).
         estimator: `'filter'`, `'linear'` or `'two_component'` / `'relu'`. Defaults to `None`
             (give `estimator` or `patterns`).
         patterns: Fitted `Patterns` to evaluate instead (two-component patterns need their

@@ -1,11 +1,13 @@
-"""Validation of images and labels, and iteration over arrays or a `tf.data.Dataset` in batches."""
+"""Validation of images and labels, and iteration over arrays (or, on TensorFlow, a
+`tf.data.Dataset`) in batches."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import numpy as np
-import tensorflow as tf
+
+from vis import backend as _backend
 
 __all__ = ["image_array", "cast_images", "check_images", "check_labels", "check_batch_size",
            "iterate_batches", "dataset_size"]
@@ -118,7 +120,7 @@ def check_labels(y, n: int, n_classes: int, name: str = "y") -> np.ndarray:
 
 def dataset_size(x) -> int | None:
     """Number of samples of an array input, `None` for a dataset (unknown in general)."""
-    if isinstance(x, tf.data.Dataset):
+    if _backend.is_tf_dataset(x):
         return None
     return int(np.shape(x)[0])
 
@@ -127,17 +129,22 @@ def iterate_batches(x, y, batch_size: int, input_shape: tuple, dtype: str,
                     n_classes: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yields validated `(images, labels)` batches of at most `batch_size` samples.
 
-    `x` is an array (with labels `y`) or a `tf.data.Dataset` of batched `(images, labels)` pairs
-    (then `y` must be `None`); a dataset batch larger than `batch_size` is split. An array is
+    `x` is an array (with labels `y`) or (TensorFlow backend) a `tf.data.Dataset` of batched
+    `(images, labels)` pairs (then `y` must be `None`); a dataset batch larger than `batch_size`
+    is split. An array is
     checked for its shape once and cast and scanned for non-finite values one batch at a time,
     so the extra memory does not grow with its length.
 
     Raises:
-        ValueError: On invalid data (see `check_images`, `check_labels`) or a dataset of
-            unbatched or non-`(x, y)` elements.
+        ValueError: On invalid data (see `check_images`, `check_labels`), a dataset of
+            unbatched or non-`(x, y)` elements, or a dataset on the JAX or PyTorch backend.
     """
     batch_size = check_batch_size(batch_size)
-    if isinstance(x, tf.data.Dataset):
+    if _backend.is_tf_dataset(x):
+        _backend.require(
+            "A tf.data.Dataset as `x`",
+            alternative="Pass NumPy arrays `x` and `y` (cast and checked one batch at a time).",
+        )
         if y is not None:
             raise ValueError("`y` must be None when `x` is a tf.data.Dataset of (x, y) batches.")
         spec = x.element_spec

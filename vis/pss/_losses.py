@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import keras
-import tensorflow as tf
 
 from vis.utils.model import ends_in_softmax
 
@@ -217,26 +216,31 @@ def plan_loss(model, loss) -> LossPlan:
     )
 
 
-def per_sample_loss(plan: LossPlan, y: tf.Tensor, outputs: tf.Tensor) -> tf.Tensor:
+def per_sample_loss(plan: LossPlan, y, outputs):
     """The cross-entropy (or the user's loss) of every sample, shape `(batch,)`.
+
+    Written in `keras.ops` (TensorFlow, JAX and PyTorch backends).
 
     Raises:
         ValueError: If a loss callable returns one value for a whole batch.
     """
+    ops = keras.ops
     if plan.mode == "callable":
-        values = plan.fn(y, outputs)
-        values = tf.convert_to_tensor(values)
-        if values.shape.rank == 0 or (values.shape.rank == 2 and values.shape[-1] not in (1,)):
+        values = ops.convert_to_tensor(plan.fn(y, outputs))
+        rank = len(values.shape)
+        if rank == 0 or (rank == 2 and values.shape[-1] not in (1,)):
             raise ValueError(
                 "A `loss` callable must return one loss per sample, shape (batch,); it returned "
                 f"shape {tuple(values.shape)}. Use a reduction-free loss, e.g. "
                 "`keras.losses.sparse_categorical_crossentropy`."
             )
-        return tf.reshape(values, [-1])
-    if not outputs.dtype.is_floating or outputs.dtype.size < 4:
-        outputs = tf.cast(outputs, tf.float32)
+        return ops.reshape(values, (-1,))
+    dtype = keras.backend.standardize_dtype(outputs.dtype)
+    if "float" not in dtype or dtype in ("float16", "bfloat16"):
+        outputs = ops.cast(outputs, "float32")
     if plan.mode == "logits":
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=outputs)
-    probabilities = outputs / tf.reduce_sum(outputs, axis=-1, keepdims=True)
-    p_true = tf.gather(probabilities, y, axis=-1, batch_dims=1)
-    return -tf.math.log(tf.clip_by_value(p_true, _EPSILON, 1.0))
+        return ops.sparse_categorical_crossentropy(y, outputs, from_logits=True)
+    probabilities = outputs / ops.sum(outputs, axis=-1, keepdims=True)
+    index = ops.expand_dims(ops.cast(y, "int32"), -1)
+    p_true = ops.squeeze(ops.take_along_axis(probabilities, index, axis=-1), -1)
+    return -ops.log(ops.clip(p_true, _EPSILON, 1.0))

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
-import tensorflow as tf
 
+from vis import backend as _backend
 from vis.pss._data import (
     cast_images,
     check_batch_size,
@@ -69,8 +69,9 @@ class ParameterSaliency:
             kernel weight, C order). Defaults to `"filter"`.
         gradient_method: `"patches"` (per-sample kernel gradients from layer inputs and output
             gradients, one batched pass; plain Conv1D/2D/3D and Dense layers of Functional or
-            Sequential models), `"vmap"` (`tf.vectorized_map` of per-sample tapes; any model), or
-            `"auto"` (patches when possible). Defaults to `"auto"`.
+            Sequential models), `"vmap"` (a vectorized map of per-sample gradients:
+            `tf.vectorized_map`, `jax.vmap` or `torch.func.vmap`; any model), or `"auto"`
+            (patches when possible). Defaults to `"auto"`.
 
     Attributes:
         filters: `(kernel name, index)` for every profile column, in layer then filter order.
@@ -197,29 +198,31 @@ class ParameterSaliency:
                                self.n_classes)
 
     def fit(self, x, y=None, batch_size: int = 64, verbose: bool = True,
-            strategy: tf.distribute.Strategy | None = None) -> ParameterSaliency:
+            strategy=None) -> ParameterSaliency:
         """Computes the per-filter validation mean and unbiased standard deviation.
 
         One gradient per sample, batched; the statistics are streamed in float64 (Chan et al.'s
         merge of per-batch moments), so memory does not grow with the data set. Under a
-        `tf.distribute` strategy each global batch is split over the replicas, each replica
-        computes the moments of its share, and these are merged: same result as without one.
+        `tf.distribute` strategy (TensorFlow backend) each global batch is split over the
+        replicas, each replica computes the moments of its share, and these are merged: same
+        result as without one.
 
         Args:
-            x: Validation images `(n, *input_shape)`, or a `tf.data.Dataset` of batched
-                `(images, labels)` pairs.
+            x: Validation images `(n, *input_shape)`, or (TensorFlow backend) a
+                `tf.data.Dataset` of batched `(images, labels)` pairs.
             y: Integer labels `(n,)` for array `x`; `None` for a dataset. Defaults to `None`.
             batch_size: Samples per gradient batch (larger dataset batches are split).
                 Defaults to `64`.
             verbose: Show a tqdm progress bar. Defaults to `True`.
-            strategy: A `tf.distribute.Strategy`. Defaults to `None` (the strategy in scope,
-                if any).
+            strategy: A `tf.distribute.Strategy` (TensorFlow backend only). Defaults to `None`
+                (the strategy in scope, if any).
 
         Returns:
             `self`, with `mean_`, `std_` and `n_samples_` set.
 
         Raises:
-            ValueError: On invalid data, or fewer than 2 samples.
+            ValueError: On invalid data, fewer than 2 samples, or `strategy=` / a dataset on
+                the JAX or PyTorch backend.
 
         Example:
             >>> psal = ParameterSaliency(model).fit(x_val, y_val, batch_size=128)
@@ -228,15 +231,22 @@ class ParameterSaliency:
         """
         from tqdm.auto import tqdm
 
-        if strategy is None and tf.distribute.has_strategy():
-            strategy = tf.distribute.get_strategy()
-        self._graph.working.sync()
+        if strategy is not None:
+            _backend.require(
+                "`strategy=` (tf.distribute)",
+                alternative="Call fit() without a strategy: it runs on the default device.",
+            )
+        elif _backend.name() == "tensorflow":
+            import tensorflow as tf
+
+            if tf.distribute.has_strategy():
+                strategy = tf.distribute.get_strategy()
         moments = RunningMoments((len(self.filters),))
         with tqdm(total=dataset_size(x), disable=not verbose, unit="sample",
                   desc="PSS statistics") as bar:
             for images, labels in self._batches(x, y, batch_size):
                 if strategy is None:
-                    parts = [batch_moments(self._graph.saliency_fn(images, labels).numpy())]
+                    parts = [batch_moments(self._saliency(images, labels))]
                 else:
                     parts = self._replica_moments(strategy, images, labels)
                 for count, mean, m2 in parts:
@@ -250,10 +260,16 @@ class ParameterSaliency:
         self.mean_, self.std_, self.n_samples_ = moments.mean, moments.std(ddof=1), moments.count
         return self
 
+    def _saliency(self, images, labels) -> np.ndarray:
+        return _backend.to_numpy(self._graph.saliency_fn(images, labels.astype(np.int32)))
+
     def _replica_moments(self, strategy, images, labels) -> list:
+        import tensorflow as tf
+
         replicas = strategy.num_replicas_in_sync
         if len(images) < replicas:
-            return [batch_moments(self._graph.saliency_fn(images, labels).numpy())]
+            return [batch_moments(self._saliency(images, labels))]
+        labels = labels.astype(np.int32)
         shards = list(zip(np.array_split(images, replicas), np.array_split(labels, replicas)))
         values = strategy.experimental_distribute_values_from_function(
             lambda context: tuple(map(tf.constant, shards[context.replica_id_in_sync_group]))
@@ -268,9 +284,8 @@ class ParameterSaliency:
         results = step[1](values)
         return list(zip(*(strategy.experimental_local_results(part) for part in results)))
 
-    def _per_batch(self, x, y, batch_size: int, function) -> np.ndarray:
-        self._graph.working.sync()
-        parts = [function(images, labels).numpy() for images, labels in
+    def _per_batch(self, x, y, batch_size: int) -> np.ndarray:
+        parts = [self._saliency(images, labels) for images, labels in
                  self._batches(x, y, batch_size)]
         if not parts:
             return np.zeros((0, len(self.filters)), np.float32)
@@ -295,7 +310,7 @@ class ParameterSaliency:
             >>> psal.filter_saliency(x[:2], y[:2]).shape == (2, len(psal.filters))
             True
         """
-        return self._per_batch(x, y, batch_size, self._graph.saliency_fn)
+        return self._per_batch(x, y, batch_size)
 
     def profile(self, x, y, batch_size: int = 64) -> np.ndarray:
         """Standardized, signed saliency profile `(s - mean_) / scale_`.
@@ -402,14 +417,13 @@ class ParameterSaliency:
                 )
             np.put_along_axis(mask, indices, 1.0, axis=1)
             k = 0
-        self._graph.working.sync()
         parts = []
         for i in range(0, len(images), batch_size):
             grads = self._graph.input_saliency_fn(
                 cast_images(images[i:i + batch_size], self.input_dtype, offset=i),
-                labels[i:i + batch_size], self.mean_, self.scale_,
-                mask[i:i + batch_size], tf.constant(k, tf.int32), tf.constant(boost, tf.float64))
-            parts.append(grads.numpy())
+                labels[i:i + batch_size].astype(np.int32), self.mean_, self.scale_,
+                mask[i:i + batch_size], int(k), np.float64(boost))
+            parts.append(_backend.to_numpy(grads))
         return np.concatenate(parts) if parts else np.zeros((0, *images.shape[1:]))
 
     def turn_off(self, filters, bias: bool = False):

@@ -12,12 +12,13 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import keras
 import numpy as np
-import tensorflow as tf
 
+from vis import backend as _backend
+from vis import engine
 from vis.pss._data import check_images, check_labels
 from vis.pss._kernels import find_kernels
-from vis.utils.compiled import compile_function
 from vis.utils.model import copy_model, iter_layers
 
 __all__ = ["turn_off", "switched_off_copy", "switch_off_experiment", "SwitchOffResult"]
@@ -54,6 +55,11 @@ def _resolve(model, filters, bias: bool) -> list[tuple[object, tuple]]:
     return targets
 
 
+def _value(variable) -> np.ndarray:
+    """A writable NumPy copy of a variable's value (any backend)."""
+    return np.array(keras.ops.convert_to_numpy(variable))
+
+
 @contextlib.contextmanager
 def turn_off(model, filters: Sequence[tuple[str, int]], bias: bool = False) -> Iterator:
     """Temporarily zeroes the weights of the given filters; restores them on exit.
@@ -81,7 +87,7 @@ def turn_off(model, filters: Sequence[tuple[str, int]], bias: bool = False) -> I
     targets = _resolve(model, filters, bias)
     saved = {}
     for variable, _ in targets:
-        saved.setdefault(id(variable), (variable, np.array(variable.numpy())))
+        saved.setdefault(id(variable), (variable, _value(variable)))
     try:
         for key, (variable, original) in saved.items():
             value = original.copy()
@@ -114,7 +120,7 @@ def switched_off_copy(model, filters: Sequence[tuple[str, int]], bias: bool = Fa
     """
     copy = copy_model(model)
     for variable, index in _resolve(copy, filters, bias):
-        value = np.array(variable.numpy())
+        value = _value(variable)
         value[index] = 0
         variable.assign(value)
     return copy
@@ -224,15 +230,14 @@ def switch_off_experiment(model, psal, x, y, k: int = 10, n_random: int = 10, se
             raise ValueError("Pass `probabilities=True/False`: `psal` uses a custom loss.")
         probabilities = psal.outputs == "probabilities"
     copy = copy_model(model)
-    spec = tf.TensorSpec((None, *psal.input_shape), psal.input_dtype)
 
-    def forward(images):
-        outputs = copy(images, training=False)
-        return outputs if probabilities else tf.nn.softmax(outputs, axis=-1)
+    def predict(batch):  # the engine's compiled forward: it runs on the copy's current weights
+        outputs = engine.predict(copy, batch)
+        if probabilities:
+            return np.asarray(outputs)
+        return _backend.to_numpy(keras.ops.softmax(keras.ops.convert_to_tensor(outputs), axis=-1))
 
-    predict = compile_function(forward, [spec])
-
-    p_all = predict(images).numpy()
+    p_all = predict(images)
     indices = np.arange(len(images))
     if misclassified_only:
         indices = indices[p_all.argmax(axis=1) != labels]
@@ -246,7 +251,7 @@ def switch_off_experiment(model, psal, x, y, k: int = 10, n_random: int = 10, se
         probs = []
         for chosen in draws:
             with turn_off(copy, [psal.filters[j] for j in chosen]):
-                probs.append(predict(images[i:i + 1]).numpy()[0])
+                probs.append(predict(images[i:i + 1])[0])
         p_true = np.array([p[labels[i]] for p in probs])
         fixed = np.array([p.argmax() == labels[i] for p in probs])
         p_before.append(p_true[0])

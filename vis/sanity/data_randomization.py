@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 from tqdm.auto import tqdm
 
 from vis import engine
@@ -53,10 +52,17 @@ def _fit(model: keras.Model, x: np.ndarray, y: np.ndarray, epochs: int, seed: in
          fit_kwargs: dict) -> None:
     kwargs = dict(fit_kwargs)
     batch = int(kwargs.pop("batch_size", 32))
+    verbose = kwargs.pop("verbose", 0)
+    if keras.backend.backend() != "tensorflow":
+        # JAX / PyTorch: Keras shuffles the arrays every epoch with the global seed, which
+        # `_seed_globals` set to the same value before each of the two trainings
+        model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=True, verbose=verbose, **kwargs)
+        return
+    import tensorflow as tf
+
     data = tf.data.Dataset.from_tensor_slices((x, y))
     data = data.shuffle(len(x), seed=derive_seed(seed, "shuffle"), reshuffle_each_iteration=True)
-    model.fit(data.batch(batch), epochs=epochs, shuffle=False, verbose=kwargs.pop("verbose", 0),
-              **kwargs)
+    model.fit(data.batch(batch), epochs=epochs, shuffle=False, verbose=verbose, **kwargs)
 
 
 def _predict(model: keras.Model, x: np.ndarray, batch_size: int | None) -> np.ndarray:

@@ -125,8 +125,10 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.5, cmap: st
     if heat.ndim != 2:
         raise ValueError(f"`heatmap` must be 2-D (H, W), got shape {heat.shape}.")
     if heat.shape != rgb.shape[:2]:
-        import tensorflow as tf
+        import keras
 
-        heat = tf.image.resize(heat[..., None], rgb.shape[:2], method="bilinear").numpy()[..., 0]
+        resized = keras.ops.image.resize(heat[..., None], rgb.shape[:2], interpolation="bilinear",
+                                         data_format="channels_last")
+        heat = np.asarray(keras.ops.convert_to_numpy(resized))[..., 0]
     colored = matplotlib.colormaps[cmap](normalize(heat))[..., :3].astype("float32")
     return ((1.0 - alpha) * rgb + alpha * colored).astype("float32")

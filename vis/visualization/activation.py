@@ -5,7 +5,8 @@ Erhan et al. 2009; Simonyan et al. 2014 (https://arxiv.org/abs/1312.6034); keras
 `score(x) - w_tv * TV(u) - w_lp * Lp(u)`, where `u = (x - low) / (high - low)` lives in [0, 1]
 and `x` is clipped to `input_range` after every step (no re-standardization afterwards). The
 score is the (spatially averaged) activation of `filter_indices` of the layer, on pre-softmax
-logits for softmax layers.
+logits for softmax layers. Written in `keras.ops` and the backend seam (`vis.backend`): the same
+on TensorFlow, JAX and PyTorch.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from collections.abc import Callable
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from vis import backend as _backend
 from vis import engine
 from vis.losses import ActivationMaximization
 from vis.utils.model import model_channel_axis
@@ -24,7 +25,7 @@ from vis.visualization.smoothgrad import _check_positive_int
 __all__ = ["visualize_activation", "total_variation", "lp_norm"]
 
 
-def total_variation(u: tf.Tensor, beta: float = 2.0) -> tf.Tensor:
+def total_variation(u, beta: float = 2.0):
     """Per-sample total variation: `sum_axis mean(|diff(u, axis)|^beta)` over the spatial axes.
 
     The spatial axes of a channels-last batch `(N, ..., C)` are all but the first and the last;
@@ -39,22 +40,25 @@ def total_variation(u: tf.Tensor, beta: float = 2.0) -> tf.Tensor:
         A tensor of shape `(N,)` (zeros when no axis has length >= 2).
 
     Example:
-        >>> u = tf.reshape(tf.constant([0.0, 1.0, 0.0, 1.0]), (1, 2, 2, 1))  # [[0, 1], [0, 1]]
-        >>> total_variation(u).numpy()  # vertical steps 0, horizontal steps 1
+        >>> u = keras.ops.reshape(keras.ops.convert_to_tensor([0.0, 1.0, 0.0, 1.0]), (1, 2, 2, 1))
+        >>> keras.ops.convert_to_numpy(total_variation(u))  # vertical steps 0, horizontal 1
         array([1.], dtype=float32)
     """
+    ops = keras.ops
+    u = ops.convert_to_tensor(u)
+    axes = tuple(range(1, len(u.shape)))
     terms = []
     for axis in range(1, len(u.shape) - 1 if len(u.shape) > 2 else 2):
         if u.shape[axis] is not None and u.shape[axis] < 2:
             continue
-        d = tf.experimental.numpy.diff(u, axis=axis)
-        terms.append(tf.reduce_mean(tf.abs(d) ** beta, axis=list(range(1, len(u.shape)))))
+        d = ops.diff(u, axis=axis)
+        terms.append(ops.mean(ops.abs(d) ** beta, axis=axes))
     if not terms:
-        return tf.zeros(tf.shape(u)[:1], u.dtype)
-    return tf.add_n(terms)
+        return ops.zeros((ops.shape(u)[0],), u.dtype)
+    return sum(terms[1:], terms[0])
 
 
-def lp_norm(u: tf.Tensor, p: float = 6.0) -> tf.Tensor:
+def lp_norm(u, p: float = 6.0):
     """Per-sample mean of `|u - 0.5|^p`: keeps [0, 1]-scaled values away from the extremes.
 
     The default regularizer `'lp'` of `visualize_activation` (an L6 penalty).
@@ -67,10 +71,11 @@ def lp_norm(u: tf.Tensor, p: float = 6.0) -> tf.Tensor:
         A tensor of shape `(N,)`.
 
     Example:
-        >>> lp_norm(tf.constant([[0.0, 1.0]]), p=2.0).numpy()
+        >>> keras.ops.convert_to_numpy(lp_norm(keras.ops.convert_to_tensor([[0.0, 1.0]]), p=2.0))
         array([0.25], dtype=float32)
     """
-    return tf.reduce_mean(tf.abs(u - 0.5) ** p, axis=list(range(1, len(u.shape))))
+    u = keras.ops.convert_to_tensor(u)
+    return keras.ops.mean(keras.ops.abs(u - 0.5) ** p, axis=tuple(range(1, len(u.shape))))
 
 
 _REGULARIZERS: dict[str, Callable] = {"tv": total_variation, "lp": lp_norm}
@@ -176,7 +181,7 @@ def visualize_activation(
         _, g = engine.gradients(model, [(loss, 1.0)], xt, backprop_modifier=backprop_modifier)
         grad_u = g.astype("float64") * (high - low)
         if regs:
-            grad_u -= reg_grad(tf.constant(u.astype(x.dtype))).numpy()
+            grad_u -= _backend.to_numpy(reg_grad(u.astype(x.dtype)))
         # Adam ascent step, then projection onto the valid range.
         m = b1 * m + (1 - b1) * grad_u
         v = b2 * v + (1 - b2) * grad_u**2
@@ -187,14 +192,21 @@ def visualize_activation(
 
 
 def _regularizer_gradient(regs, channels_first: bool):
-    """Compiled gradient of the weighted penalties; regularizers see channels-last images."""
+    """Compiled gradient of the weighted penalties; regularizers see channels-last images.
 
-    @tf.function
+    The gradient comes from the backend seam (`tf.GradientTape`, `jax.grad` or
+    `torch.autograd`), compiled once (`tf.function` / `jax.jit`).
+    """
+    B = _backend.get()
+
+    def penalty(args, hooks):
+        v = keras.ops.moveaxis(args[0], 1, -1) if channels_first else args[0]
+        terms = [w * keras.ops.sum(fn(v)) for fn, w in regs]
+        return sum(terms[1:], terms[0]), (), {}
+
     def grad(u):
-        with tf.GradientTape() as tape:
-            tape.watch(u)
-            v = tf.experimental.numpy.moveaxis(u, 1, -1) if channels_first else u
-            penalty = tf.add_n([w * tf.reduce_sum(fn(v)) for fn, w in regs])
-        return tape.gradient(penalty, u)
+        _, (g,), _ = B.value_and_grad(penalty, [u], [0], [])
+        return g
 
-    return grad
+    compiled = B.compile(grad)
+    return lambda u: compiled(B.to_tensor(u))

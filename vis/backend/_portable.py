@@ -1,0 +1,33 @@
+"""Backend-neutral fallbacks shared by the JAX and PyTorch adapters (private)."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+
+__all__ = ["identity_patches"]
+
+
+def identity_patches(x, sizes, strides, rates, padding: str):
+    """The input patches of a 2-D convolution, by a convolution with an identity kernel.
+
+    Exact: every output value is one input value times 1 plus exact zeros. The patch axis is
+    ordered `(row, column, channel)`, as `kernel.reshape(-1, filters)` and
+    `tf.image.extract_patches`.
+
+    Args:
+        x: A channels-last batch `(N, H, W, C)`.
+        sizes: `(kh, kw)`.
+        strides: `(sh, sw)`.
+        rates: The dilation `(dh, dw)`.
+        padding: `'valid'` or `'same'` (TensorFlow's definition).
+
+    Returns:
+        `(N, H', W', kh * kw * C)`.
+    """
+    channels = x.shape[-1]
+    depth = math.prod(sizes) * channels
+    eye = keras.ops.reshape(keras.ops.eye(depth, dtype=x.dtype), tuple(sizes) + (channels, depth))
+    return keras.ops.conv(x, eye, strides=tuple(strides), padding=padding.lower(),
+                          dilation_rate=tuple(rates), data_format="channels_last")
