@@ -9,7 +9,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 
 def small_cnn(input_shape=(32, 32, 3), classes=10):
@@ -34,6 +33,8 @@ def mobilenet_v2(size=96):
 
 def bare_gradient(model, class_index=0):
     """The baseline: a compiled tape gradient of the pre-softmax logit w.r.t. the input."""
+    import tensorflow as tf
+
     last = model.layers[-1]
     logits_model = keras.Model(model.inputs[0], last.input)
     W, b = last.kernel, last.bias

@@ -1,9 +1,14 @@
 """Shared fixtures: quiet TensorFlow, fixed seeds, headless matplotlib, a trained digits CNN."""
 
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
+if os.environ.get("VIS_TEST_WITHOUT_TENSORFLOW") == "1":
+    # tests/backends under KERAS_BACKEND=jax / torch (test_other_backends.py): importing
+    # TensorFlow fails from now on, as on a machine with only JAX or PyTorch installed
+    sys.modules["tensorflow"] = None
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

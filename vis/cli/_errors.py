@@ -178,8 +178,10 @@ def import_tensorflow(args: argparse.Namespace) -> None:
         except (OSError, AttributeError, ValueError):
             saved = None
     try:
-        import keras  # noqa: F401
-        import tensorflow  # noqa: F401
+        import keras
+
+        if keras.backend.backend() == "tensorflow":  # JAX / PyTorch backends: no TensorFlow
+            import tensorflow  # noqa: F401
     except ImportError as err:
         raise UsageError(
             f"TensorFlow / Keras cannot be imported ({err}); install TensorFlow >= 2.16, e.g. "

@@ -134,8 +134,9 @@ def as_dataset(model: keras.Model, data, batch_size: int, param: str = "data",
     """`(input batches, number of batches or None)` from an array or a `tf.data.Dataset`.
 
     On TensorFlow the batches are a `tf.data.Dataset`; on JAX and PyTorch an `ArrayBatches`
-    (datasets are TensorFlow-only there: a clear `ValueError`). A dataset may yield inputs or `(inputs, labels[, weights])` tuples, batched or not (unbatched
-    elements are batched with `batch_size`; batched ones too if `rebatch`). An array is read in
+    (datasets are TensorFlow-only there: a clear `ValueError`). A dataset may yield inputs or
+    `(inputs, labels[, weights])` tuples, batched or not (unbatched elements are batched with
+    `batch_size`; batched ones too if `rebatch`). An array is read in
     slices of `batch_size` from the caller's memory and cast one batch at a time (it is never
     converted or copied whole); float arrays are checked for NaN/inf in chunks.
 
