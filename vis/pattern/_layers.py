@@ -175,6 +175,17 @@ def kernel_layers(model: keras.Model) -> list[tuple[str, keras.layers.Layer]]:
     return found
 
 
+def value(variable):
+    """The value of a variable as a tensor, read now: inside `keras.Model.stateless_call` (or a
+    `keras.StatelessScope`) the value that call runs on.
+
+    `keras.ops.convert_to_tensor` returns a TensorFlow variable itself, which a custom gradient
+    would read later, outside the call, with the variable's own stored value.
+    """
+    return variable.value if isinstance(variable, keras.Variable) else keras.ops.convert_to_tensor(
+        variable)
+
+
 def kernel_2d(layer: keras.layers.Layer) -> np.ndarray:
     """The layer's kernel as a `(inputs per neuron, units)` float64 matrix."""
     kernel = np.asarray(keras.ops.convert_to_numpy(layer.kernel), dtype="float64")

@@ -128,7 +128,7 @@ class FitPlan:
         y = ops.cast(rec[(path, "pre")], self.dtype)
         bias = getattr(layer, "bias", None)
         if bias is not None:
-            bias = ops.cast(ops.convert_to_tensor(bias), self.dtype)
+            bias = ops.cast(_layers.value(bias), self.dtype)
             y = y - _layers.unit_vector(layer, bias, len(y.shape))
         return x, c_b, y, bias
 
@@ -137,7 +137,7 @@ class FitPlan:
         # A padded convolution is centred only on the exact path (explicit padding).
         x, c_b, y, _ = self._inputs(layer, rec, path, centre=exact or not _is_padded(layer))
         rank = len(x.shape)
-        kernel = ops.cast(ops.convert_to_tensor(layer.kernel), self.dtype)
+        kernel = ops.cast(_layers.value(layer.kernel), self.dtype)
         m = None
         if self.two_component:
             m = ops.cast(rec[self.sources[path]] > 0, self.dtype)
@@ -211,7 +211,7 @@ class FitPlan:
         f64 = "float64"
         units = layer.kernel.shape[-1]
         dc = ops.tile(ops.cast(c_b, f64), [_layers.patch_size(layer)])  # kernel.reshape rows
-        w = ops.reshape(ops.cast(ops.convert_to_tensor(layer.kernel), f64), (-1, units))
+        w = ops.reshape(ops.cast(_layers.value(layer.kernel), f64), (-1, units))
         dd = dd + ops.matmul(dc, w)  # (U,)
         raw = {"n": n, "sx": sx + n * dc, "sy": sy + n * dd}
         if "sxy" in local:

@@ -55,7 +55,7 @@ def _backprojecting(op, kernel, backward_kernel):
 
         def grad(*args, upstream=None, variables=None):
             dz = upstream_gradient(args, upstream)
-            back = keras.ops.convert_to_tensor(backward_kernel, dtype=x.dtype)
+            back = keras.ops.cast(backward_kernel, x.dtype)
             dx = _backend.get().vjp(lambda t: op(t, back), x, dz)
             return custom_gradient_result(dx, variables)
 
@@ -64,12 +64,20 @@ def _backprojecting(op, kernel, backward_kernel):
     return fn
 
 
-def _patched_call(layer: keras.layers.Layer, backward_kernel: np.ndarray):
+def _patched_call(layer: keras.layers.Layer, pattern: np.ndarray, attribution: bool):
+    """The layer's call whose backward pass projects `pattern` (or `kernel * pattern`).
+
+    The kernel is read at call time (the weights the model runs on now), so PatternAttribution's
+    `W * A` uses the current `W`.
+    """
     op = _layers.linear_op(layer)
 
     def call(inputs, *args, **kwargs):
-        kernel = keras.ops.convert_to_tensor(layer.kernel)
-        z = _backprojecting(op, kernel, backward_kernel)(inputs)
+        kernel = _layers.value(layer.kernel)
+        backward = keras.ops.convert_to_tensor(pattern, dtype=kernel.dtype)
+        if attribution:
+            backward = kernel * backward
+        z = _backprojecting(op, kernel, backward)(inputs)
         z = _layers.add_bias(layer, z)
         activation = layer.activation  # read at call time: the engine may wrap it
         return activation(z) if activation is not None else z
@@ -138,8 +146,8 @@ class PatternModifier(BackpropModifier):
                     f"The pattern of layer {path!r} has shape {pattern.shape} but its kernel has "
                     f"shape {kernel.shape}: the patterns were fitted on another model."
                 )
-            backward = pattern * kernel if self.explainer.attribution else pattern
-            layer.call = _patched_call(layer, backward.astype(kernel.dtype))
+            layer.call = _patched_call(layer, pattern.astype(kernel.dtype),
+                                       self.explainer.attribution)
             count += 1
         return count
 

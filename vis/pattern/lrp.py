@@ -90,8 +90,8 @@ def _relevance_layer(layer, op, rule: str, epsilon: float, alpha: float, beta: f
         return fn(x)
 
     def call(inputs, *args, **kwargs):
-        kernel = ops.convert_to_tensor(layer.kernel)
-        bias = None if layer.bias is None else ops.convert_to_tensor(layer.bias)
+        kernel = _layers.value(layer.kernel)
+        bias = None if layer.bias is None else _layers.value(layer.bias)
         z = call_fn(inputs, kernel, bias)
         activation = layer.activation  # read at call time: the engine may wrap it
         return activation(z) if activation is not None else z

@@ -53,7 +53,7 @@ def _eval_sums(model, data, layers, two_component, batch_size, verbose):
     def rows(rec, path):
         layer = streamer.layers[path]
         x = ops.cast(_layers.patches(layer, rec[(path, "in")]), "float64")
-        kernel = ops.cast(ops.convert_to_tensor(layer.kernel), "float64")
+        kernel = ops.cast(_layers.value(layer.kernel), "float64")
         y = ops.matmul(x, ops.reshape(kernel, (-1, kernel.shape[-1])))
         if two_component:
             src = ops.reshape(rec[sources[path]], ops.shape(rec[(path, "out")]))
