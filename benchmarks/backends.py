@@ -12,9 +12,9 @@ backend once per process), on the benchmarks' small CNN at batch 32:
 - vis, predicted class: `vis.explain(model, x, "gradient")` (one more forward pass, to find
   each input's predicted class).
 
-Prints images/second (the best of many runs, the three timed in turns so that a change of load
-on shared cores affects them alike) and the ratio vis / bare (target: >= 0.8 at batch 32) per
-backend.
+Prints images/second (the best round) and the ratio vis / bare (the median over rounds of the
+two times measured back to back in the same round, so that a change of load on shared cores
+affects both alike; target: >= 0.8 at batch 32) per backend.
 
     python benchmarks/backends.py [--quick] [--backends jax torch] [--torch-compile]
 """
@@ -73,20 +73,21 @@ def _bare_gradient(model, backend: str, class_index: int = 0, torch_compile: boo
     return lambda x: compiled(torch.as_tensor(x)).detach().cpu().numpy()
 
 
-def _interleaved_rates(fns: dict, n_images: int, repeats: int, calls: int = 3) -> dict:
-    """Best images/second of each function, timed in turns (round-robin), so that a change of
-    the machine's load (other processes on shared cores) affects every function alike."""
+def _interleaved_times(fns: dict, repeats: int, calls: int = 3) -> dict:
+    """Seconds per call of each function in every round, the functions timed in turns
+    (round-robin), so that a change of the machine's load (other processes on shared cores)
+    affects every function of a round alike."""
     for fn in fns.values():  # warm-up: compile / trace
         fn()
         fn()
-    best = dict.fromkeys(fns, float("inf"))
+    times = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             start = time.perf_counter()
             for _ in range(calls):
                 fn()
-            best[name] = min(best[name], (time.perf_counter() - start) / calls)
-    return {name: n_images / t for name, t in best.items()}
+            times[name].append((time.perf_counter() - start) / calls)
+    return times
 
 
 def child(backend: str, batch: int, repeats: int, torch_compile: bool) -> dict:
@@ -102,12 +103,18 @@ def child(backend: str, batch: int, repeats: int, torch_compile: bool) -> dict:
     want = bare(x)
     got = vis.explain(model, x, "gradient", 0)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
-    rates = _interleaved_rates({
+    times = _interleaved_times({
         "bare": lambda: bare(x),
         "vis": lambda: vis.explain(model, x, "gradient", 0),
         "vis_predicted": lambda: vis.explain(model, x, "gradient"),
-    }, batch, repeats)
-    return {"backend": backend, "batch": batch, **rates}
+    }, repeats)
+    bare_t = np.asarray(times["bare"])
+    out = {"backend": backend, "batch": batch}
+    for name, t in times.items():
+        out[name] = batch / min(t)  # the best round: images / second
+        # the median over rounds of bare time / this time, both measured in the same round
+        out[f"{name}_ratio"] = float(np.median(bare_t / np.asarray(t)))
+    return out
 
 
 def main() -> None:
@@ -142,8 +149,8 @@ def main() -> None:
             print(f"{backend:12} failed:\n{proc.stderr[-3000:]}")
             continue
         r = json.loads(proc.stdout.strip().splitlines()[-1])
-        print(f"{backend:12} {r['bare']:11.1f} {r['vis']:10.1f} {r['vis'] / r['bare']:9.2f} "
-              f"{r['vis_predicted']:22.1f} {r['vis_predicted'] / r['bare']:6.2f}")
+        print(f"{backend:12} {r['bare']:11.1f} {r['vis']:10.1f} {r['vis_ratio']:9.2f} "
+              f"{r['vis_predicted']:22.1f} {r['vis_predicted_ratio']:6.2f}")
 
 
 if __name__ == "__main__":
