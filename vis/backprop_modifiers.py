@@ -82,8 +82,9 @@ def guided(activation: Callable) -> Callable:
     """Guided backprop version of `activation`: `g_in = f'(z) * relu(g_out)`.
 
     Written with `keras.ops.custom_gradient`, so it works on the TensorFlow, JAX and PyTorch
-    backends; `f'(z)` is the activation's own derivative (a vector-Jacobian product through
-    the backend seam), so ReLU(6.), leaky ReLU and ELU get their exact masks.
+    backends; `f'(z)` is the activation's own (elementwise) derivative, a vector-Jacobian
+    product through the backend seam taken in the forward pass, with the weights of that call
+    (a `PReLU`'s current slopes), so ReLU(6.), leaky ReLU, ELU and PReLU get their exact masks.
 
     Args:
         activation: The forward activation function (e.g. `keras.activations.relu`).
@@ -103,10 +104,11 @@ def guided(activation: Callable) -> Callable:
     @keras.ops.custom_gradient
     def fn(z):
         y = activation(z)
+        slope = _backend.get().vjp(activation, z, keras.ops.ones_like(y))  # f'(z)
 
         def grad(*args, upstream=None, variables=None):
-            dy = upstream_gradient(args, upstream)
-            return custom_gradient_result(_backend.get().vjp(activation, z, keras.ops.relu(dy)), variables)
+            dy = keras.ops.cast(upstream_gradient(args, upstream), slope.dtype)
+            return custom_gradient_result(slope * keras.ops.relu(dy), variables)
 
         return y, grad
 

@@ -55,6 +55,27 @@ def test_methods_explain_the_current_weights(method):
     np.testing.assert_allclose(after, want, rtol=1e-5, atol=1e-6 * np.abs(want).max())
 
 
+def test_guided_backprop_follows_new_prelu_slopes():
+    """A rectifier with weights (PReLU): the guided mask uses the slopes the model has now."""
+
+    def build():
+        inp = keras.Input((5,))
+        h = keras.layers.PReLU(name="prelu")(keras.layers.Dense(4, name="dense")(inp))
+        return keras.Model(inp, keras.layers.Dense(2, name="out")(h))
+
+    rng = np.random.default_rng(12)
+    model = build()
+    model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+    x = rng.normal(size=(6, 5)).astype("float32")
+    before = vis.explain(model, x, "guided_backprop", 0)
+    model.get_layer("prelu").set_weights([rng.uniform(0.2, 0.8, (4,)).astype("float32")])
+    fresh = build()
+    fresh.set_weights(model.get_weights())
+    after, want = (vis.explain(m, x, "guided_backprop", 0) for m in (model, fresh))
+    assert not np.allclose(after, before)
+    np.testing.assert_allclose(after, want, rtol=1e-6, atol=1e-7)
+
+
 def test_evaluate_metrics_and_sanity_run(model):
     x = images()
     report = vis.evaluate(model, x, TARGETS, methods=["gradient", "integrated_gradients",
