@@ -81,6 +81,7 @@ def explain(
     batch_size = engine.check_batch_size(batch_size)
     keepdims = checks.boolean(keepdims, "keepdims")
     batch = _inputs.prepare(model, inputs, "inputs")
+    _check_output(model, output)
     x = batch.value
     t = methods.resolve_targets(model, x, targets, output=output, batch_size=batch_size)
     if layer is not None:
@@ -101,6 +102,21 @@ def explain(
     for k, m in enumerate(maps):
         warn_if_degenerate(m, f"{method.name}' (input {batch.specs[k].name!r})", stacklevel=3)
     return batch.restore(maps)
+
+
+def _check_output(model, output) -> None:
+    """A multi-output model's explained output must be named: `-1` would pick a layer silently."""
+    try:
+        outputs = model.outputs
+    except (AttributeError, ValueError):
+        return
+    if outputs and len(outputs) > 1 and isinstance(output, (int, np.integer)) and output == -1:
+        names = [getattr(getattr(t, "_keras_history", None), "operation", None) for t in outputs]
+        names = [getattr(n, "name", "?") for n in names]
+        raise ValueError(
+            f"`output`: the model has {len(outputs)} outputs {names}; name the one to explain, "
+            f"e.g. `output={names[0]!r}`."
+        )
 
 
 def _reduce_tokens(maps: np.ndarray, x: np.ndarray, method, keepdims: bool) -> np.ndarray:

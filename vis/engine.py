@@ -274,6 +274,12 @@ def _gradient_function(copy: ModelCopy, specs, wrt_path: str | None, replace: tu
     wrt_layers = [p for kind, p in plan if kind == "layer"]
     target_names = sorted({s[1] for s in specs})
     what = "the input" if wrt_path is None else repr(wrt_path)
+    hint = ""
+    floats = _inputs.float_embedding_inputs(copy.source()) if wrt_path is None else []
+    if floats:
+        hint = (f" Input(s) {floats} feed an Embedding but are declared as floats: declare them "
+                "as token ids, `keras.Input(..., dtype='int32')`, and vis explains the "
+                "embedding output.")
 
     def fn(values, args, weights, *targets):
         del problems.messages[:]
@@ -300,7 +306,7 @@ def _gradient_function(copy: ModelCopy, specs, wrt_path: str | None, replace: tu
             if grad is None:
                 problems.messages.append(
                     f"The score of layer(s) {target_names} has no gradient path to {what} "
-                    "(disconnected graph or stop_gradient): there is nothing to explain."
+                    "(disconnected graph or stop_gradient): there is nothing to explain." + hint
                 )
                 grad = keras.ops.zeros_like(value)
             ordered.append(keras.ops.cast(grad, "float32"))

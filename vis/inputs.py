@@ -351,3 +351,31 @@ def per_input(model: keras.Model, value, param: str) -> list:
             "or a dict with one entry per input."
         )
     return [value] * len(specs)
+
+
+def float_embedding_inputs(model: keras.Model) -> list[str]:
+    """The names of float inputs that feed an `Embedding` (token ids declared as floats).
+
+    Their gradient does not exist (the embedding look-up is not differentiable w.r.t. the ids);
+    declaring the input as integers (`keras.Input(..., dtype="int32")`) makes vis explain the
+    embedding output instead.
+
+    Example:
+        >>> float_embedding_inputs(model)
+        []
+    """
+    inputs = _model_inputs(model)
+    if not inputs:
+        return []
+    names = []
+    for path, layer in iter_layers(model):
+        if not isinstance(layer, keras.layers.Embedding):
+            continue
+        try:
+            fed = layer.input
+        except (AttributeError, ValueError):
+            continue
+        for tensor in inputs:
+            if fed is tensor and not is_integer(tensor.dtype):
+                names.append(getattr(tensor, "name", path))
+    return names

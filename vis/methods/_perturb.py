@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 from vis import engine
+from vis.inputs import input_specs
 from vis.methods._targets import target_score
 from vis.utils.model import model_channel_axis
 
@@ -87,8 +88,8 @@ def resolve_input(model: keras.Model, input_id) -> int:
         ValueError: For an unknown index or name.
         TypeError: For another type.
     """
-    inputs = list(model.inputs)
-    names = [getattr(t, "name", None) for t in inputs]
+    inputs = input_specs(model)
+    names = [spec.name for spec in inputs]
     if input_id is None:
         return 0
     if isinstance(input_id, str):

@@ -15,9 +15,10 @@ import keras
 import numpy as np
 
 from vis import engine, grad_modifiers
+from vis.copies import DirectCopy
 from vis.methods._base import Method, register
 from vis.methods._targets import target_score
-from vis.utils.model import find_last_conv_layer, model_channel_axis
+from vis.utils.model import find_last_conv_layer, model_channel_axis, output_shape
 
 __all__ = ["raw", "grad_cam", "grad_cam_weights", "upsample", "feature_layer", "VARIANTS"]
 
@@ -109,13 +110,19 @@ def cam_input(model, x, feature_rank: int) -> int:
     """Which input a CAM map is upsampled to: the one whose rank matches the feature maps.
 
     For a single-input model, input 0. For several inputs: the first input of the feature
-    maps' rank (an image input for 2-D convolutions), else input 0.
+    maps' rank (an image input for 2-D convolutions; a token input `(N, T)` counts with its
+    embedding axis, `(N, T, D)`), else input 0.
     """
     xs = x if isinstance(x, list) else [x]
     for k, xk in enumerate(xs):
-        if xk.ndim == feature_rank:
+        if _explained_rank(xk) == feature_rank:
             return k
     return 0
+
+
+def _explained_rank(x: np.ndarray) -> int:
+    """The rank of what is explained for input `x`: token ids `(N, T)` through `(N, T, D)`."""
+    return x.ndim + 1 if x.dtype.kind in "iub" and x.ndim == 2 else x.ndim
 
 
 def input_spatial_shape(model, x, feature_rank: int | None = None) -> tuple[int, ...]:
@@ -132,6 +139,8 @@ def input_spatial_shape(model, x, feature_rank: int | None = None) -> tuple[int,
     """
     xs = x if isinstance(x, list) else [x]
     xk = xs[cam_input(model, x, feature_rank) if feature_rank else 0]
+    if _explained_rank(xk) != xk.ndim:  # token ids: one position per token
+        return tuple(xk.shape[1:])
     return tuple(xk.shape[2:] if model_channel_axis(model) == 1 else xk.shape[1:-1])
 
 
@@ -161,13 +170,15 @@ def feature_layer(model, output=-1, layer=None, *, param: str = "layer",
         ('conv2', -1)
     """
     copy = engine.get_copy(model, modifier)
+    if isinstance(copy, DirectCopy):
+        raise ValueError(copy.needs_layers(what))
     target_path, _ = copy.layer(output, output_param)
     if layer is None:
         layer_path = find_last_conv_layer(model, before=target_path)
     else:
         layer_path, _ = copy.layer(layer, param)
     found = copy.layers[layer_path]
-    shape = tuple(found.output.shape)
+    shape = output_shape(found)
     if len(shape) < 3:
         raise ValueError(
             f"`{param}`: layer {layer_path!r} has output shape {shape}; {what} needs a "

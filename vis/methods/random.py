@@ -13,8 +13,8 @@ from vis.methods._base import Method, register
 __all__ = ["raw"]
 
 
-def raw(model, inputs, targets, *, seed: int | None = 0,
-        batch_size: int | None = None) -> np.ndarray:
+def raw(model, inputs, targets, *, seed: int | None = 0, output=-1,
+        batch_size: int | None = None):
     """Standard-normal noise shaped like the input (the same seed, the same maps).
 
     Args:
@@ -22,10 +22,11 @@ def raw(model, inputs, targets, *, seed: int | None = 0,
         inputs: A validated batch.
         targets: Unused.
         seed: Seed of the noise. Defaults to `0`.
+        output: Unused (any output layer). Defaults to `-1`.
         batch_size: Unused. Defaults to `None`.
 
     Returns:
-        Maps shaped like `inputs`.
+        Maps shaped like `inputs` (one per input for a multi-input model).
 
     Raises:
         ValueError: If `seed` is not None or a non-negative int.
@@ -36,8 +37,11 @@ def raw(model, inputs, targets, *, seed: int | None = 0,
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
                              or seed < 0):
         raise ValueError(f"`seed` must be None or a non-negative int, got {seed!r}.")
-    x = np.asarray(inputs)
-    return np.random.default_rng(seed).standard_normal(x.shape).astype(x.dtype)
+    rng = np.random.default_rng(seed)
+    xs = inputs if isinstance(inputs, list) else [inputs]
+    maps = [rng.standard_normal(np.shape(x)).astype(
+        np.asarray(x).dtype if np.asarray(x).dtype.kind == "f" else "float32") for x in xs]
+    return maps if isinstance(inputs, list) else maps[0]
 
 
 register(Method(
