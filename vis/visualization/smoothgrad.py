@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from vis.losses import ActivationMaximization
+from vis.inputs import pixel_inputs
 from vis.methods._smooth import KINDS, gaussian_noise
 from vis.methods.smoothgrad import smooth_gradients
 from vis.utils import checks
@@ -88,7 +89,7 @@ def visualize_smoothgrad(
     batch = prepare_seed(model, seed_input)
     # One standard-normal draw from `seed`, scaled by each input's sigma: an input's map does not
     # depend on the other inputs of the batch, nor on its position, nor on `batch_size`.
-    noise_arrays = gaussian_noise(batch.value, samples, noise, seed)
+    noise_arrays = gaussian_noise(batch.value, samples, noise, seed, pixel_inputs(model))
     loss = ActivationMaximization(layer_idx, filter_indices)
     raw = smooth_gradients(model, [(loss, 1.0)], batch.value, noise_arrays, kind,
                            backprop_modifier, batch_size)
