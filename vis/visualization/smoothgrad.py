@@ -13,8 +13,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from vis.losses import ActivationMaximization
 from vis.inputs import pixel_inputs
+from vis.losses import ActivationMaximization
 from vis.methods._smooth import KINDS, gaussian_noise
 from vis.methods.smoothgrad import smooth_gradients
 from vis.utils import checks
