@@ -491,6 +491,7 @@ class ParameterSaliency:
             `self`, with `mean_`, `std_` and `n_samples_` set.
 
         Raises:
+            FileNotFoundError: If there is no such file.
             ValueError: If the file is not one `save` wrote (a missing key), its columns differ
                 from this object's `filters`, or `mean` / `std` / `n_samples` have the wrong
                 length or type, NaN / inf values, or negative deviations.
@@ -501,6 +502,8 @@ class ParameterSaliency:
         path = os.fspath(path)
         if not os.path.exists(path) and os.path.exists(path + ".npz"):
             path = path + ".npz"  # `save` (NumPy) appended the suffix
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"No statistics file {path!r} (nor {path + '.npz'!r}).")
         try:
             archive = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:

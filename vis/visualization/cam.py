@@ -149,7 +149,8 @@ def visualize_cam(
     if method not in VARIANTS:
         raise ValueError(f"`method` must be one of {list(VARIANTS)}, got {method!r}.")
     normalize = checks.boolean(normalize, "normalize")
-    guided = checks.boolean(guided, "guided")
+    if not isinstance(guided, (bool, np.bool_)):
+        raise TypeError(f"`guided` must be True or False, got {guided!r}.")
     keepdims = checks.boolean(keepdims, "keepdims")
     batch = prepare_seed(model, seed_input)
     x, single = batch.value, batch.single
