@@ -52,7 +52,7 @@ from vis.utils.model import (
 )
 
 __all__ = ["SyncedCopy", "ModelCopy", "copy_model", "get_copy", "cached", "copies_of", "release",
-           "weights_digest", "MAX_COPIES_PER_MODEL", "PRE", "INPUT"]
+           "structure_signature", "weights_digest", "MAX_COPIES_PER_MODEL", "PRE", "INPUT"]
 
 # Copies kept per user model (one per backprop modifier and per consumer), least recently used
 # dropped first: PatternNet modifiers with new patterns, one per sanity-check step, each need one.
@@ -529,7 +529,40 @@ def _layers_by_source_path(source: keras.Model, copy: keras.Model) -> dict:
 # --- the cache ---------------------------------------------------------------------------------
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SIGNATURES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCK = threading.RLock()
+
+
+def structure_signature(model: keras.Model) -> tuple:
+    """A cheap signature of the parts of a model's architecture that can change in place.
+
+    For every layer (nested models included): the layer object, its `activation` and any
+    `call` set on the instance (identities only: no config is serialized). Setting
+    `layer.activation = ...` or adding/removing layers changes it, so cached copies built from
+    the old architecture are dropped and rebuilt (`cached`). Other in-place changes to a
+    layer's attributes (e.g. `layer.padding`) are not seen: call `vis.release(model)` then.
+
+    Args:
+        model: A Keras model.
+
+    Returns:
+        A tuple of object ids (compare with `==`).
+
+    Example:
+        >>> before = structure_signature(model)
+        >>> model.layers[-1].activation = keras.activations.linear
+        >>> structure_signature(model) == before
+        False
+    """
+    out = []
+    stack = [model]
+    while stack:
+        layer = stack.pop()
+        d = layer.__dict__
+        out.append((id(layer), id(d.get("activation")), id(d.get("call"))))
+        if isinstance(layer, keras.Model):
+            stack.extend(reversed(layer.layers))
+    return tuple(out)
 
 
 def cached(model: keras.Model, key: Any, factory: Callable[[], Any]) -> Any:
@@ -552,10 +585,12 @@ def cached(model: keras.Model, key: Any, factory: Callable[[], Any]) -> Any:
         >>> cached(model, ("mine",), lambda: None) is copy
         True
     """
+    signature = structure_signature(model)
     with _LOCK:
         per_model = _CACHE.get(model)
-        if per_model is None:
-            per_model = _CACHE[model] = OrderedDict()
+        if per_model is None or _SIGNATURES.get(model) != signature:
+            per_model = _CACHE[model] = OrderedDict()  # new, or the architecture changed
+            _SIGNATURES[model] = signature
         obj = per_model.pop(key, None)
     if obj is None:
         obj = factory()
@@ -641,9 +676,10 @@ def release(model: keras.Model | None = None) -> None:
     the streamers of `vis.pattern.fit_patterns` / `signal_quality`, the copies of `vis.pss`
     and the working copies of the sanity checks all live in this one cache. Objects that hold a
     copy themselves (a `ParameterSaliency`) keep it. Copies are also freed automatically when the
-    model is garbage collected. Call it after changing a model's architecture in place (e.g.
-    setting `layer.activation`): copies are built once from the layers' configs and do not see
-    such changes (new weights and a re-`adapt()` are seen without it).
+    model is garbage collected. Copies are built once from the layers' configs: new weights and
+    a re-`adapt()` are seen as they are, a new `layer.activation` (or added / removed layers)
+    is detected and the copies rebuilt (`structure_signature`); call it after other in-place
+    changes to a layer's attributes (e.g. `layer.padding`).
 
     Args:
         model: The user's model. Defaults to `None` (every model).
@@ -655,8 +691,10 @@ def release(model: keras.Model | None = None) -> None:
     with _LOCK:
         if model is None:
             _CACHE.clear()
+            _SIGNATURES.clear()
         else:
             _CACHE.pop(model, None)
+            _SIGNATURES.pop(model, None)
 
 
 def weights_digest(model: keras.Model) -> str:

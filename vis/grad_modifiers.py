@@ -7,8 +7,8 @@ channel reduction and normalization.
 - `square`: `g ** 2`.
 - `negate`: `-g`; for a regression output, what *decreases* it.
 - `relu`: `max(g, 0)`, the positive evidence only.
-- `invert`: `1 / g` (zeros map to a large finite value).
-- `small_values`: `|1 / g|`; for a regression output, what keeps it *steady*.
+- `invert`: `1 / (g + 1e-7)`, keras-vis' formula (zeros map to `1e7`).
+- `small_values`: `|1 / (g + 1e-7)|`; for a regression output, what keeps it *steady*.
 - `linear` / `None`: `g` unchanged.
 """
 
@@ -114,9 +114,11 @@ def relu(grads: np.ndarray) -> np.ndarray:
 
 
 def invert(grads: np.ndarray) -> np.ndarray:
-    """Inverse `1 / (g + eps * sign(g))`, with `eps = 1e-7` and `sign(0) = +1`.
+    """Inverse `1 / (g + eps)`, with `eps = 1e-7` (Keras' default epsilon): keras-vis' formula.
 
-    The shift by `eps` away from zero keeps the result finite: a zero gradient maps to `1e7`.
+    Exactly keras-vis' `invert`: a zero gradient maps to `1e7`; the shift is always by `+eps`,
+    so a gradient of exactly `-eps` has no finite inverse (the `visualize_*` functions then
+    raise a `ValueError` about non-finite values).
 
     Args:
         grads: The raw gradient array, any shape.
@@ -129,14 +131,16 @@ def invert(grads: np.ndarray) -> np.ndarray:
         array([ 2.e+00, -5.e-01,  1.e+07])
     """
     grads = np.asarray(grads)
-    sign = np.where(grads >= 0, 1.0, -1.0).astype(grads.dtype)
-    return 1.0 / (grads + _EPS * sign)
+    with np.errstate(divide="ignore"):
+        return 1.0 / (grads + np.asarray(_EPS, dtype=grads.dtype if grads.dtype.kind == "f"
+                                          else "float64"))
 
 
 def small_values(grads: np.ndarray) -> np.ndarray:
-    """`|invert(g)|`: large where the gradient is small, i.e. what keeps the score steady.
+    """`|1 / (g + eps)|` (`eps = 1e-7`): large where the gradient is small (keras-vis' formula).
 
-    Useful for regression outputs (keras-vis' "maintain the current value" map).
+    Exactly keras-vis' `small_values` (`absolute(invert(g))`); useful for regression outputs
+    (keras-vis' "maintain the current value" map).
 
     Args:
         grads: The raw gradient array, any shape.

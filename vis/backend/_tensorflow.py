@@ -43,12 +43,20 @@ def value_and_grad(fn: Callable, inputs: list, wrt_inputs: Sequence[int],
 
     Returns:
         `(aux, grads)`: `grads` lists the gradients w.r.t. `inputs[i]` for `i in wrt_inputs`,
-        then w.r.t. the recorded outputs of `wrt_layers` (`None` where there is no path).
+        then w.r.t. the recorded outputs of `wrt_layers` (`None` where there is no path). The
+        tape watches those outputs explicitly: a layer computed from integer inputs only (a
+        `Rescaling` of uint8 pixels) would otherwise not be recorded.
     """
     with tf.GradientTape() as tape:
         for i in wrt_inputs:
             tape.watch(inputs[i])
-        total, aux, rec = fn(inputs, {})
+
+        def watch(out):  # a layer fed by integers only (uint8 -> Rescaling) is not recorded
+            tape.watch(out)
+            return out
+
+        hooks = {p: watch for p in wrt_layers}
+        total, aux, rec = fn(inputs, hooks)
     targets = [inputs[i] for i in wrt_inputs] + [rec[p] for p in wrt_layers]
     return aux, tape.gradient(total, targets), [rec[p] for p in wrt_layers]
 

@@ -29,9 +29,14 @@ def grad_cam_weights(grads: np.ndarray, activations: np.ndarray, method: str = "
                      spatial_axes: tuple = (1, 2)) -> np.ndarray:
     """Computes the per-channel weights `w_k` of Grad-CAM or Grad-CAM++.
 
-    Grad-CAM: `w_k = mean_ij g_kij`. Grad-CAM++: `w_k = sum_ij alpha_kij relu(g_kij)` with
-    `alpha = g^2 / (2 g^2 + sum_ij(A_k) g^3)` (`alpha = 0` where the denominator is 0). Computed
-    in float64 (`g^3` underflows in float16). The map is then `relu(sum_k w_k A_k)`.
+    Grad-CAM: `w_k = mean_ij g_kij`. Grad-CAM++ (the paper's reference code and tf-keras-vis):
+    `alpha_kij = g^2 / (2 g^2 + sum_ij(A_k) g^3)` (`alpha = 0` where the denominator is 0),
+    renormalized per channel, `alpha_kij / sum_ij alpha_kij` (a channel whose alphas sum to 0
+    keeps them), then `w_k = sum_ij alpha_kij relu(g_kij)`. The reference code's gradients are
+    those of `exp(S)`, i.e. `exp(S) g`: the factor `exp(S)` cancels in `alpha` and scales every
+    weight of a sample by the same positive number, so it is left out here (normalized maps are
+    unchanged; raw maps are those of tf-keras-vis divided by `exp(S)`). Computed in float64
+    (`g^3` underflows in float16). The map is then `relu(sum_k w_k A_k)`.
 
     Args:
         grads: Gradients of the score w.r.t. the feature maps, channels-last `(N, ..., K)`.
@@ -49,8 +54,8 @@ def grad_cam_weights(grads: np.ndarray, activations: np.ndarray, method: str = "
         >>> g, a = np.ones((1, 2, 2, 3)), np.ones((1, 2, 2, 3))
         >>> grad_cam_weights(g, a)
         array([[1., 1., 1.]])
-        >>> grad_cam_weights(g, a, "gradcam++")  # 4 positions x alpha = 1 / (2 + 4)
-        array([[0.66666667, 0.66666667, 0.66666667]])
+        >>> grad_cam_weights(g, a, "gradcam++")  # alphas 1/6 renormalized to 1/4, 4 positions
+        array([[1., 1., 1.]])
     """
     if method not in VARIANTS:
         raise ValueError(f"`variant` must be one of {list(VARIANTS)}, got {method!r}.")
@@ -63,6 +68,8 @@ def grad_cam_weights(grads: np.ndarray, activations: np.ndarray, method: str = "
     sum_a = activations.sum(axis=spatial_axes, keepdims=True)
     denom = 2.0 * g2 + sum_a * g3
     alpha = np.where(denom != 0, g2 / np.where(denom != 0, denom, 1.0), 0.0)
+    total = alpha.sum(axis=spatial_axes, keepdims=True)
+    alpha = alpha / np.where(total != 0, total, 1.0)
     return (alpha * np.maximum(grads, 0)).sum(axis=spatial_axes)
 
 
@@ -110,19 +117,15 @@ def cam_input(model, x, feature_rank: int) -> int:
     """Which input a CAM map is upsampled to: the one whose rank matches the feature maps.
 
     For a single-input model, input 0. For several inputs: the first input of the feature
-    maps' rank (an image input for 2-D convolutions; a token input `(N, T)` counts with its
-    embedding axis, `(N, T, D)`), else input 0.
+    maps' rank (an image input for 2-D convolutions), else the first input one rank lower
+    (a grayscale image without a channel axis), else input 0.
     """
     xs = x if isinstance(x, list) else [x]
-    for k, xk in enumerate(xs):
-        if _explained_rank(xk) == feature_rank:
-            return k
+    for rank in (feature_rank, feature_rank - 1):
+        for k, xk in enumerate(xs):
+            if xk.ndim == rank:
+                return k
     return 0
-
-
-def _explained_rank(x: np.ndarray) -> int:
-    """The rank of what is explained for input `x`: token ids `(N, T)` through `(N, T, D)`."""
-    return x.ndim + 1 if x.dtype.kind in "iub" and x.ndim == 2 else x.ndim
 
 
 def input_spatial_shape(model, x, feature_rank: int | None = None) -> tuple[int, ...]:
@@ -138,8 +141,9 @@ def input_spatial_shape(model, x, feature_rank: int | None = None) -> tuple[int,
         The spatial shape: `(H, W)` for images, `(T,)` for sequences.
     """
     xs = x if isinstance(x, list) else [x]
-    xk = xs[cam_input(model, x, feature_rank) if feature_rank else 0]
-    if _explained_rank(xk) != xk.ndim:  # token ids: one position per token
+    k = cam_input(model, x, feature_rank) if feature_rank else 0
+    xk = xs[k]
+    if feature_rank and xk.ndim == feature_rank - 1:  # no channel axis: grayscale (N, H, W)
         return tuple(xk.shape[1:])
     return tuple(xk.shape[2:] if model_channel_axis(model) == 1 else xk.shape[1:-1])
 

@@ -76,14 +76,24 @@ def _workspace(model: keras.Model):
 
 def _new_weights(layer, path: str, reinitialize, seed) -> list[np.ndarray]:
     if reinitialize is None:
-        return reinitialize_layer(layer, seed, path)
-    new = [np.asarray(w) for w in reinitialize(layer)]
-    old = layer.get_weights()
-    if [w.shape for w in new] != [w.shape for w in old]:
-        raise ValueError(
-            f"`reinitialize` returned arrays of shapes {[w.shape for w in new]} for layer "
-            f"{path!r}, whose weights have shapes {[w.shape for w in old]}."
-        )
+        new = reinitialize_layer(layer, seed, path)
+        what = "the layer's own initializers"
+    else:
+        new = [np.asarray(w) for w in reinitialize(layer)]
+        old = layer.get_weights()
+        if [w.shape for w in new] != [w.shape for w in old]:
+            raise ValueError(
+                f"`reinitialize` returned arrays of shapes {[w.shape for w in new]} for layer "
+                f"{path!r}, whose weights have shapes {[w.shape for w in old]}."
+            )
+        what = "`reinitialize`"
+    for w in new:
+        w = np.asarray(w)
+        if w.dtype.kind == "f" and not np.all(np.isfinite(w)):
+            raise ValueError(
+                f"The re-initialization of layer {path!r} by {what} gave NaN or inf weights; "
+                "the randomized model cannot be explained (the input is not at fault)."
+            )
     return new
 
 

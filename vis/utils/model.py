@@ -247,13 +247,33 @@ def find_layer_idx(model: keras.Model, layer_name: str) -> int:
     )
 
 
+def _is_convolution(layer: keras.layers.Layer) -> bool:
+    """A layer with a kernel sliding over spatial axes (Conv1D/2D/3D, depthwise, separable,
+    transposed)."""
+    return (getattr(layer, "data_format", None) in ("channels_first", "channels_last")
+            and isinstance(getattr(layer, "kernel_size", None), (tuple, list)))
+
+
+def _safe_output_shape(layer: keras.layers.Layer) -> tuple | None:
+    try:
+        return tuple(output_shape(layer))
+    except (AttributeError, ValueError, TypeError):
+        return None
+
+
 def find_last_conv_layer(model: keras.Model, before: str | None = None,
                          param: str = "layer") -> str:
-    """Path of the last layer with a spatial feature map, e.g. the last conv (or its ReLU).
+    """Path of the default Grad-CAM layer: the last convolution, or the last layer after it
+    that keeps its output shape.
 
-    Candidates have a rank >= 3 output (batch included) and are not pooling layers, so that
-    `conv -> max-pool -> flatten` picks the convolution, and MobileNetV2's `Conv_1 -> BN ->
-    ReLU(6.)` picks the final ReLU.
+    The rule: find the last convolution-like layer (a kernel over spatial axes: `Conv1D`,
+    `Conv2D`, `Conv3D`, depthwise, separable and transposed convolutions) before `before`,
+    then walk forward through the layers that follow it while each has the same output shape
+    (BatchNormalization, activations, Dropout, an `Add` of a residual block, ...), and pick the
+    last of them. A pooling layer, a `Flatten` or anything else that changes the shape ends the
+    walk. So `conv -> max-pool -> Dropout -> flatten` picks the convolution, and MobileNetV2's
+    `Conv_1 -> BN -> ReLU(6.)` picks the final ReLU. A model without a convolution falls back
+    to the last layer with a spatial (rank >= 3) output that is not a pooling layer.
 
     Args:
         model: A Keras model.
@@ -273,19 +293,26 @@ def find_last_conv_layer(model: keras.Model, before: str | None = None,
         >>> find_last_conv_layer(model, before="conv2")
         'conv1'
     """
-    found = None
+    candidates = []  # (path, layer, output shape) in model order, nested models flattened
     for path, layer in iter_layers(model):
         if path == before:
             break
-        if isinstance(layer, keras.Model):
+        if isinstance(layer, (keras.Model, keras.layers.InputLayer)):
             continue
-        if isinstance(layer, keras.layers.InputLayer) or "Pooling" in type(layer).__name__:
-            continue
-        try:
-            rank = len(output_shape(layer))
-        except (AttributeError, ValueError):
-            rank = None
-        if rank is not None and rank >= 3:
+        candidates.append((path, layer, _safe_output_shape(layer)))
+    last_conv = max((i for i, (_, layer, shape) in enumerate(candidates)
+                     if _is_convolution(layer) and shape is not None and len(shape) >= 3),
+                    default=None)
+    if last_conv is not None:
+        found, shape = candidates[last_conv][0], candidates[last_conv][2]
+        for path, layer, out in candidates[last_conv + 1:]:
+            if out != shape or "Pooling" in type(layer).__name__:
+                break
+            found = path
+        return found
+    found = None
+    for path, layer, shape in candidates:
+        if "Pooling" not in type(layer).__name__ and shape is not None and len(shape) >= 3:
             found = path
     if found is None:
         raise ValueError(

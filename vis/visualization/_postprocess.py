@@ -8,6 +8,7 @@ import numpy as np
 
 from vis import grad_modifiers
 from vis.errors import ZeroMapWarning
+from vis.utils import checks
 from vis.utils.image import normalize as _normalize
 from vis.utils.model import input_channel_axis
 
@@ -54,7 +55,10 @@ def finish(
     Raises:
         ValueError: If a callable `grad_modifier` returns a different shape, `None`, or
             non-finite values.
+        TypeError: If `keepdims` or `normalize` is not a boolean.
     """
+    keepdims = checks.boolean(keepdims, "keepdims")
+    normalize = checks.boolean(normalize, "normalize")
     modifier = grad_modifiers.get(grad_modifier)
     raw = np.asarray(raw)
     maps = modifier(raw)
