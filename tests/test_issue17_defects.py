@@ -102,8 +102,12 @@ def test_messages():
 
     sub = _Sub()
     sub(np.zeros((1, 3), "float32"))
-    with pytest.raises(TypeError) as err:  # built: told what vis needs, not "not built"
-        visualize_saliency(sub, -1, 0, np.ones((2, 3), "float32"))
+    # built: explained (on its output, as it cannot be copied), never told it is "not built"
+    raw = visualize_saliency(sub, -1, 0, np.ones((2, 3), "float32"), grad_modifier=None,
+                             keepdims=True, normalize=False)
+    np.testing.assert_allclose(raw, np.tile(np.asarray(sub.d.kernel)[:, 0], (2, 1)), rtol=1e-6)
+    with pytest.raises(ValueError) as err:  # a method that needs its layers says what to do
+        visualize_saliency(sub, -1, 0, np.ones((2, 3), "float32"), backprop_modifier="guided")
     assert "not built" not in str(err.value) and "Functional" in str(err.value)
     with pytest.raises(ValueError, match="not built"):
         visualize_saliency(_Sub(), -1, 0, np.ones((2, 3), "float32"))
