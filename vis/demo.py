@@ -329,7 +329,8 @@ def run_demo(out: str = "demo_out", fast: bool = False, seed: int = 0,
 
     Args:
         out: Output folder (created). Defaults to `"demo_out"`.
-        fast: Train less and use fewer images and samples (for CI, ~25 s). Defaults to `False`.
+        fast: Train less and use fewer images, samples and metric steps (for CI, ~35 s).
+            Defaults to `False`.
         seed: Seed of training, noise, randomization and draws. Defaults to `0`.
         verbose: Print progress to stderr. Defaults to `True`.
 

@@ -80,5 +80,5 @@ def test_demo_summary_links_figures_and_reports_numbers(demo):
 def test_console_script_is_installed():
     proc = subprocess.run(["vis", "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
-    for command in ("demo", "saliency", "cam", "sanity", "evaluate"):
+    for command in ("demo", "saliency", "cam", "sanity"):
         assert command in proc.stdout

@@ -152,7 +152,7 @@ def test_npz_reads_only_the_first_n_rows(work):
     [
         # --method: the registry's message, which lists every name and alias
         (["saliency", "tiny.keras", "blob.png", "--method", "magic"],
-         ["--method: ", "method 'magic'", "deconvnet, gradcam, gradcam_plus_plus",
+         ["--method: ", "method 'magic'", "deconvnet, feature_ablation, gradcam, gradcam_plus_plus",
           "guided -> guided_backprop"]),
         (["cam", "tiny.keras", "blob.png", "--method", "gradcam+++"],
          ["--method: ", "method 'gradcam+++'", "gradcam++ -> gradcam_plus_plus"]),
