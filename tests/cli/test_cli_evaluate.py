@@ -160,6 +160,8 @@ def test_metric_specs_errors(text, message):
     (["--metrics", "deletion:foo=1"],
      ["--metrics deletion:foo=1: metric 'deletion' does not take the option(s) ['foo']",
       "its options are ['steps', 'baseline', 'score', 'batch_size']"]),
+    (["--metrics", "pointing_game"],
+     ["--metrics pointing_game: metric 'pointing_game' needs ground-truth masks"]),
     (["--metrics", "deletion,deletion:steps=3"],
      ["--metrics: 'deletion' is given twice with different options"]),
     (["--metrics", "deletion:steps"], ["argument --metrics: expected KEY=VALUE"]),

@@ -140,8 +140,9 @@ def chosen_metrics(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     Raises:
         ArgumentError: `--metrics: <the registry's message>` for an unknown name,
-            `--metrics NAME:...: ...` for an option the metric does not take, or a metric
-            given twice with different options.
+            `--metrics NAME:...: ...` for an option the metric does not take or a metric that
+            needs ground-truth masks (localization), or a metric given twice with different
+            options.
 
     Example:
         >>> chosen_metrics(build_parser().parse_args(
@@ -160,6 +161,10 @@ def chosen_metrics(args: argparse.Namespace) -> list[dict[str, Any]]:
             metric = registry.get(spec["name"])
         except (ValueError, TypeError) as err:
             raise ArgumentError(f"--metrics: {err}", parser) from None
+        if metric.needs == "masks":
+            raise ArgumentError(
+                f"--metrics {spec['name']}: metric {metric.name!r} needs ground-truth masks, "
+                "which the command line does not take; use vis.evaluate(..., masks=...)", parser)
         valid = metric_option_names(metric)
         unknown = [k for k in spec if k != "name" and k not in valid]
         if unknown:
