@@ -32,7 +32,9 @@ def explain(
     sample explains the *pre-softmax* score of its target class (or unit) of the `output`
     layer. Maps are raw and signed (no absolute value, no normalization; see
     `vis.methods.get(method).signed`), shaped like the input (the CAM family: like the input's
-    spatial axes). A multi-input model gets one map per input, in the structure of `inputs`.
+    spatial axes). A multi-input model gets one map per input, in the structure of `inputs`;
+    a perturbation method gives `None` for an input that it does not perturb (its `input=`
+    option: e.g. occlusion perturbs inputs with spatial axes, not a table of features).
     Integer inputs (token ids) are explained through the Embedding they feed: one value per
     token (the embedding axis reduced as `vis.methods.get(method).token_reduction` says), or
     the `(N, T, D)` maps with `keepdims=True`. The user's model is never modified.
@@ -61,7 +63,8 @@ def explain(
             `vis.methods.get(method).options()`).
 
     Returns:
-        The maps: a batch `(N, ...)`, or one map for one sample.
+        The maps: a batch `(N, ...)`, or one map for one sample; for a multi-input model, the
+        structure of `inputs` (`None` for an input that a perturbation method did not perturb).
 
     Raises:
         ValueError: Bad input shape or values, unknown method or layer, target out of range,
@@ -98,9 +101,12 @@ def explain(
         maps = [_reduce_tokens(maps[0], batch.arrays[0], method, keepdims)]
         warn_if_degenerate(maps[0], method.name, stacklevel=3)
         return maps[0][0] if batch.single else maps[0]
-    maps = [_reduce_tokens(m, a, method, keepdims) for m, a in zip(maps, batch.arrays)]
+    maps = [None if m is None else _reduce_tokens(m, a, method, keepdims)
+            for m, a in zip(maps, batch.arrays)]
     for k, m in enumerate(maps):
-        warn_if_degenerate(m, f"{method.name}' (input {batch.specs[k].name!r})", stacklevel=3)
+        if m is not None:
+            warn_if_degenerate(m, f"{method.name}' (input {batch.specs[k].name!r})",
+                               stacklevel=3)
     return batch.restore(maps)
 
 
@@ -128,8 +134,12 @@ def _reduce_tokens(maps: np.ndarray, x: np.ndarray, method, keepdims: bool) -> n
     return maps.sum(axis=-1)
 
 
-def _check_maps(maps, method, batch) -> list[np.ndarray]:
-    """The method's maps as a list (one per input, or one spatial map), checked."""
+def _check_maps(maps, method, batch) -> list[np.ndarray | None]:
+    """The method's maps as a list (one per input, or one spatial map), checked.
+
+    For a multi-input model, a method may return `None` for an input it does not attribute
+    (a perturbation method's input that it did not perturb), but not for all of them.
+    """
     parts = list(maps) if isinstance(maps, (list, tuple)) else [maps]
     expected = 1 if method.output == "spatial" else len(batch.arrays)
     if len(parts) != expected and not (method.output == "input" and len(parts) == 1):
@@ -137,8 +147,13 @@ def _check_maps(maps, method, batch) -> list[np.ndarray]:
             f"Method {method.name!r} returned {len(parts)} maps for a model with "
             f"{len(batch.arrays)} inputs; expected {expected}."
         )
+    if any(part is None for part in parts) and (len(parts) < 2 or all(p is None for p in parts)):
+        raise ValueError(f"Method {method.name!r} returned no map (None).")
     out = []
     for part in parts:
+        if part is None:
+            out.append(None)
+            continue
         part = np.asarray(part)
         if part.ndim < 2 or len(part) != len(batch):
             raise ValueError(

@@ -127,11 +127,12 @@ class Batch:
         """`maps` (one batch per input, or one array) in the user's structure.
 
         A single sample's maps lose their batch axis. For a single-input model given as an
-        array, the one map batch is returned as an array.
+        array, the one map batch is returned as an array. `None` (an input a method did not
+        attribute) stays `None`.
         """
         per_input = maps if isinstance(maps, (list, tuple)) else [maps]
         if self.single:
-            per_input = [m[0] for m in per_input]
+            per_input = [None if m is None else m[0] for m in per_input]
         if self.kind == "array":
             return per_input[0]
         if self.kind == "dict":

@@ -177,7 +177,7 @@ def test_usage_errors(run, args, fragments):
 
 
 def test_help_on_every_command(run):
-    for command in ([], ["demo"], ["saliency"], ["cam"], ["sanity"], ["methods"]):
+    for command in ([], ["demo"], ["saliency"], ["cam"], ["sanity"], ["evaluate"], ["methods"]):
         result = run(*command, "--help")
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith("usage: vis")

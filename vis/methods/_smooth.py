@@ -75,7 +75,8 @@ def smooth_maps(fn: Callable, x, noise_arrays: Callable, kind: str = "mean",
 
     Args:
         fn: `fn(noisy, idx) -> maps`: the maps of `noisy` (the draws of samples `idx`, sample by
-            sample), one per noisy sample (a list of arrays for a multi-input model).
+            sample), one per noisy sample (a list of arrays for a multi-input model; `None`
+            for an input the method does not attribute stays `None`).
         x: A validated batch `(N, ...)`, or a list of batches.
         noise_arrays: `i -> (S, ...)` noise draws of sample `i` (the same `S` for all), or a
             list of such arrays / `None`s.
@@ -120,9 +121,12 @@ def smooth_maps(fn: Callable, x, noise_arrays: Callable, kind: str = "mean",
         maps = fn(noisy if as_list else noisy[0], idx)
         returned_list = isinstance(maps, (list, tuple))
         maps = list(maps) if returned_list else [maps]
-        if outs is None:
-            outs = [np.empty((n,) + np.shape(m)[1:], dtype="float64") for m in maps]
+        if outs is None:  # None: an input the method does not attribute
+            outs = [None if m is None else np.empty((n,) + np.shape(m)[1:], dtype="float64")
+                    for m in maps]
         for out, m in zip(outs, maps):
+            if out is None:
+                continue
             m = np.asarray(m).reshape((len(idx), s) + np.shape(m)[1:]).astype("float64")
             if kind == "mean":
                 out[idx] = m.mean(axis=1)
@@ -134,7 +138,8 @@ def smooth_maps(fn: Callable, x, noise_arrays: Callable, kind: str = "mean",
     float_dtypes = [xk.dtype if xk.dtype.kind == "f" else np.dtype("float32") for xk in xs]
     if len(outs) != len(float_dtypes):
         float_dtypes = [float_dtypes[0]] * len(outs)
-    results = [out.astype(dtype) for out, dtype in zip(outs, float_dtypes)]
+    results = [None if out is None else out.astype(dtype)
+               for out, dtype in zip(outs, float_dtypes)]
     return results if returned_list else results[0]
 
 

@@ -19,14 +19,14 @@ def raw(model, inputs, targets, *, seed: int | None = 0, output=-1,
 
     Args:
         model: Unused (any model).
-        inputs: A validated batch.
+        inputs: A validated batch (a list of batches for a multi-input model).
         targets: Unused.
         seed: Seed of the noise. Defaults to `0`.
         output: Unused (any output layer). Defaults to `-1`.
         batch_size: Unused. Defaults to `None`.
 
     Returns:
-        Maps shaped like `inputs` (one per input for a multi-input model).
+        Maps shaped like `inputs` (one per input for a multi-input model), float.
 
     Raises:
         ValueError: If `seed` is not None or a non-negative int.
@@ -38,10 +38,13 @@ def raw(model, inputs, targets, *, seed: int | None = 0, output=-1,
                              or seed < 0):
         raise ValueError(f"`seed` must be None or a non-negative int, got {seed!r}.")
     rng = np.random.default_rng(seed)
-    xs = inputs if isinstance(inputs, list) else [inputs]
-    maps = [rng.standard_normal(np.shape(x)).astype(
-        np.asarray(x).dtype if np.asarray(x).dtype.kind == "f" else "float32") for x in xs]
-    return maps if isinstance(inputs, list) else maps[0]
+    if isinstance(inputs, (list, tuple)):  # a multi-input model: noise for every input
+        return [_noise(rng, np.asarray(x)) for x in inputs]
+    return _noise(rng, np.asarray(inputs))
+
+
+def _noise(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
+    return rng.standard_normal(x.shape).astype(x.dtype if x.dtype.kind == "f" else "float32")
 
 
 register(Method(
