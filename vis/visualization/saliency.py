@@ -17,7 +17,13 @@ from vis import engine
 from vis import inputs as _inputs
 from vis.losses import ActivationMaximization, Loss
 from vis.methods.gradient import gradient_of
-from vis.visualization._postprocess import finish, finish_inputs, warn_if_zero
+from vis.visualization._postprocess import (
+    check_flags,
+    finish,
+    finish_inputs,
+    graph_finish,
+    warn_if_zero,
+)
 
 __all__ = ["visualize_saliency", "visualize_saliency_with_losses"]
 
@@ -83,6 +89,20 @@ def visualize_saliency_with_losses(
     """
     losses = _check_losses(losses)
     batch = _inputs.prepare(model, seed_input, "seed_input")
+    caxes = None
+    if wrt_tensor is not None:
+        copy = engine.get_copy(model)
+        caxes = (copy.channel_axis(copy.layer(wrt_tensor, "wrt_tensor")[1]),)
+    post = graph_finish(model, batch, grad_modifier, keepdims, normalize, caxes)
+    if post is not None:  # the built-in post-processing runs in the compiled function
+        _, maps, flags = engine.gradients(model, losses, batch.value, wrt_tensor=wrt_tensor,
+                                          backprop_modifier=backprop_modifier,
+                                          batch_size=batch_size, post=post)
+        many = isinstance(maps, list)
+        check_flags(flags if many else [flags], grad_modifier, "gradient map")
+        if wrt_tensor is not None:
+            return maps[0] if batch.single else maps
+        return batch.restore(maps)
     raw = gradient_of(model, losses, batch.value, wrt=wrt_tensor, modifier=backprop_modifier,
                       batch_size=batch_size)
     if wrt_tensor is not None:  # maps of a layer's output: its own channel axis
