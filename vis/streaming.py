@@ -518,3 +518,101 @@ def _write_shards(pattern: str, explained: Iterator, shard_size: int | None, mul
     if count:
         save(len(paths), *take(count))
     return paths
+
+
+def evaluate_stream(evaluate: Callable, model, data, targets=None, *, methods=None,
+                    masks=None, fit_inputs=None, method_options: dict | None = None,
+                    batch_size: int | None = None, verbose: bool = False,
+                    progress: Callable | None = None, **kwargs):
+    """`vis.evaluate` of a stream: batch by batch, the per-input values concatenated.
+
+    Each batch is evaluated as `vis.evaluate` evaluates one batch in memory (the same metrics
+    and seed), and only its per-input values and curves are kept: memory is one batch's maps
+    plus a few numbers per input. Methods that learn from data (PatternNet) are fitted once,
+    before the first batch: on `fit_inputs`, else on the whole `tf.data.Dataset`, else (a
+    one-pass iterable) on the first batch. `targets=None` takes the data's labels where the
+    elements have them, else each input's predicted class (`'predicted'`: always).
+
+    Args:
+        evaluate: `vis.evaluate` (called per batch).
+        model: The model.
+        data: A `tf.data.Dataset` or an iterable of batches.
+        targets: `None`, `'predicted'`, an int, or one int per input. Defaults to `None`.
+        methods: As `vis.evaluate`'s. Defaults to `None`.
+        masks: Localization masks for every input of the stream, in order (an array; sliced
+            per batch). Defaults to `None`.
+        fit_inputs: Data to fit PatternNet-like methods on (an array or a `tf.data.Dataset`).
+            Defaults to `None`.
+        method_options: As `vis.evaluate`'s. Defaults to `None`.
+        batch_size: As `vis.evaluate`'s (also the batch size of an unbatched dataset).
+        verbose: Show a tqdm bar of the inputs evaluated per second. Defaults to `False`.
+        progress: `progress(description, done, total)` after each batch (`total` is `None`: the
+            stream's length is not known). Defaults to `None`.
+        **kwargs: `vis.evaluate`'s other arguments (`metrics`, `seed`, method options).
+
+    Returns:
+        One `vis.metrics.Report` for all inputs.
+    """
+    from tqdm.auto import tqdm
+
+    from vis import methods as _methods
+    from vis.metrics.curve import Curve
+    from vis.metrics.report import Report
+
+    if _is_tf_dataset(data):
+        _backend.require("A tf.data.Dataset as `inputs`",
+                         alternative="Pass an iterable of NumPy batches instead.")
+    kind, value = _stream_targets(targets)
+    options = {k: dict(v) for k, v in (method_options or {}).items()}
+    chosen = methods
+    reports, offset, first = [], 0, True
+    with tqdm(disable=not verbose, unit="img", desc="vis.evaluate", leave=False) as bar:
+        for x, y in iterate_batches(model, data, batch_size):
+            batch = _inputs.prepare(model, x, "inputs")
+            n = len(batch)
+            if first:  # fit the methods that learn from data, once
+                first = False
+                from vis._evaluate import _resolve_methods, default_methods
+
+                resolved = _resolve_methods(default_methods() if methods is None else methods)
+                chosen = list(resolved.values())
+                fit_data = fit_inputs if fit_inputs is not None else (
+                    data if _is_tf_dataset(data) else batch.value)
+                for name, method in resolved.items():
+                    given = options.get(name, {})
+                    if method.fit is not None and any(given.get(k) is None
+                                                       for k in method.requires):
+                        options[name] = {**given, **method.fit(model, fit_data,
+                                                               batch_size=batch_size)}
+            if kind == "int":
+                t = value
+            elif kind == "array":
+                t = value[offset:offset + n]
+            elif kind == "labels" and y is not None:
+                t = _labels(y, "inputs")
+            else:
+                t = None
+            part_masks = None if masks is None else np.asarray(masks)[offset:offset + n]
+            reports.append(evaluate(model, batch.value, t, chosen, masks=part_masks,
+                                    method_options={_methods.get(k).name: v
+                                                    for k, v in options.items()},
+                                    batch_size=batch_size, **kwargs))
+            offset += n
+            bar.update(n)
+            if progress is not None:
+                progress(f"{offset} inputs", len(reports), None)
+    if not reports:
+        raise ValueError("`inputs` yielded no batch.")
+    head = reports[0]
+    errors = {}
+    for r in reports:
+        errors.update({m: e for m, e in r.errors.items() if m not in errors})
+    values = {m: {k: np.concatenate([r.values[m][k] for r in reports]) for k in head.metrics}
+              for m in head.methods if m not in errors}
+    curves = {m: {k: Curve(c.kind, np.concatenate([r.curves[m][k].scores for r in reports]),
+                           c.fractions, c.score)
+                  for k, c in head.curves[m].items()}
+              for m in values}
+    return Report(methods=head.methods, metrics=head.metrics, values=values, curves=curves,
+                  higher_is_better=head.higher_is_better, errors=errors, n=offset,
+                  seed=head.seed, control=head.control, descriptions=head.descriptions)

@@ -176,3 +176,30 @@ def test_jit_compile_is_an_engine_option_and_a_cache_key():
     assert {k[-1] for k in keys} == {False, True}
     with pytest.raises(TypeError, match="jit_compile"):
         engine.gradients(model, losses, x, jit_compile="yes")
+
+
+def test_default_explain_finds_the_predicted_class_in_the_gradient_pass():
+    model = conv_model()
+    x = np.random.default_rng(9).normal(size=(16, 6, 6, 3)).astype("float32")
+    predicted = vis.methods.resolve_targets(model, x, None)
+    assert len(set(predicted.tolist())) > 1
+    np.testing.assert_array_equal(vis.explain(model, x), vis.explain(model, x, targets=predicted))
+    np.testing.assert_array_equal(vis.explain(model, x, batch_size=5),
+                                  vis.explain(model, x, targets=predicted))
+    keys = [k for k in engine.get_copy(model).functions if k[0] == "activations"]
+    # only the explicit-target call above resolved the targets with a forward pass
+    assert len(keys) == 1
+    # ties go to the first unit, as NumPy's argmax
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((4,))
+    flat = keras.Model(inp, keras.layers.Dense(3, name="d")(inp))
+    w = np.zeros((4, 3), "float32")
+    w[0, 0] = w[1, 1] = 1.0  # classes 0 and 1 tie on x, with different gradients
+    flat.get_layer("d").set_weights([w, np.zeros(3, "float32")])
+    xs = np.array([[1, 1, 0, 0], [2, 2, 5, 5]], "float32")
+    np.testing.assert_array_equal(vis.explain(flat, xs), np.tile([1, 0, 0, 0], (2, 1)))
+    # a convolutional output (its score is a spatial mean): the two-pass path
+    conv_out = keras.Model(model.inputs, model.get_layer("conv").output)
+    np.testing.assert_array_equal(
+        vis.explain(conv_out, x[:3]),
+        vis.explain(conv_out, x[:3], targets=vis.methods.resolve_targets(conv_out, x[:3], None)))
