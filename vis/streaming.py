@@ -67,9 +67,9 @@ def is_stream(data) -> bool:
         return True
     if isinstance(data, (np.ndarray, list, tuple, dict, str, bytes)) or np.isscalar(data):
         return False
-    if hasattr(data, "shape") and hasattr(data, "dtype"):  # a tensor of any backend
-        return False
-    return isinstance(data, Iterable) or hasattr(data, "__getitem__") and hasattr(data, "__len__")
+    if hasattr(data, "__array__") or hasattr(data, "shape") and hasattr(data, "dtype"):
+        return False  # a tensor of any backend, a DataFrame: one batch
+    return isinstance(data, Iterable)
 
 
 def _split_element(element):

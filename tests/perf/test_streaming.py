@@ -73,6 +73,17 @@ def test_generator_of_batches_predicted_targets_and_any_iterable(tiny):
     ig = np.concatenate(list(vis.explain(model, batches, "integrated_gradients", steps=8,
                                          verbose=False)))
     np.testing.assert_allclose(ig, vis.explain(model, x, "ig", y, steps=8), rtol=1e-6)
+    # a keras.utils.PyDataset of (x, y) batches
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return x[i * 100:(i + 1) * 100], y[i * 100:(i + 1) * 100]
+
+    np.testing.assert_array_equal(
+        np.concatenate(list(vis.explain(model, Batches(), verbose=False))),
+        vis.explain(model, x, targets=y))
     # an explicit int per input of the whole stream
     t = (np.arange(300) % 3).astype("int64")
     got = vis.explain(model, iter([x[:128], x[128:]]), targets=t, verbose=False)

@@ -24,15 +24,27 @@ def compile(fn: Callable, specs=None, jit_compile: bool = False) -> Callable:  #
     return compile_function(fn, specs, **kwargs)
 
 
+_SMALL: dict = {}  # tensors of tiny arrays (loss weights): converting them costs more than a key
+_SMALL_SIZE, _SMALL_ENTRIES = 16, 256
+
+
 def _as_tensor(value, tensor_spec: tf.TensorSpec):
-    """`value` as a tensor of the spec's dtype (NumPy arrays of that dtype are not copied)."""
+    """`value` as a tensor of the spec's dtype."""
     if isinstance(value, tf.Tensor):
         return value if value.dtype == tensor_spec.dtype else tf.cast(value, tensor_spec.dtype)
     array = np.asarray(value)
     want = tensor_spec.dtype.as_numpy_dtype
     if array.dtype != want:
         array = array.astype(want, casting="same_kind")
-    return tf.constant(array)
+    if array.size > _SMALL_SIZE:
+        return tf.constant(array)
+    key = (array.dtype.str, array.shape, array.tobytes())
+    tensor = _SMALL.get(key)
+    if tensor is None:
+        if len(_SMALL) >= _SMALL_ENTRIES:
+            _SMALL.clear()
+        tensor = _SMALL[key] = tf.constant(array)
+    return tensor
 
 
 class Compiled:
