@@ -65,9 +65,8 @@ CELL, TINY_CELL = 56, 8
 
 
 def gpu() -> str | None:
-    """The first GPU's name, or `None`."""
-    devices = tf.config.list_logical_devices("GPU")
-    return devices[0].name if devices else None
+    """`'GPU:0'` where there is a GPU (the device the models run on), else `None`."""
+    return "GPU:0" if tf.config.list_logical_devices("GPU") else None
 
 
 def peak_memory(device: str | None) -> str:

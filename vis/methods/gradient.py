@@ -36,7 +36,7 @@ def gradient_of(model, losses: Sequence, x, *, wrt=None, modifier=None,
         The raw gradients, shaped like `x` (or the layer's output).
 
     Example:
-        >>> from vis.methods._targets import predicted_score, target_score
+        >>> from vis.methods._targets import target_score
         >>> g = gradient_of(model, target_score(-1, y), x)
     """
     _, grads = engine.gradients(model, losses, x, wrt_tensor=wrt, backprop_modifier=modifier,
