@@ -180,3 +180,52 @@ def test_pss_summary_with_misclassified_digits():
     text = "\n".join(_pss_summary(p))
     assert "label 3, predicted 5" in text and "Switch-off experiment on the 4 misclassified" in text
     assert "0.100 to **0.400** and corrects 50%" in text
+
+
+def _deletion_scores(markdown):
+    """`{method: deletion}` read from the Markdown table of an evaluation (its first column)."""
+    lines = [line for line in markdown.splitlines() if line.startswith("| ")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    column = header.index("deletion ↓")
+    scores = {}
+    for line in lines[1:]:
+        cells = [c.strip().strip("*") for c in line.strip("|").split("|")]
+        scores[cells[0].replace(" (control)", "")] = float(cells[column])
+    return scores
+
+
+def test_evaluation_section_every_default_method_against_random(digits_cnn, tmp_path):
+    """The demo's evaluation: every default method and the control, the figure, the summary
+    section; Integrated Gradients is far more faithful than random noise on deletion."""
+    import vis
+    from vis._evaluate import default_methods
+    from vis.demo import (
+        FAST_METRIC_OPTIONS,
+        _evaluation_section,
+        _evaluation_summary,
+        evaluation_metrics,
+    )
+
+    fast = evaluation_metrics(fast=True)
+    assert [m["name"] for m in fast] == vis._evaluate.default_metrics()
+    assert fast[0] == {"name": "deletion", **FAST_METRIC_OPTIONS["deletion"]}
+    assert evaluation_metrics()[0] == {"name": "deletion"}
+    model, (x_train, _), (x_test, y_test) = digits_cnn
+    fitted = vis.methods.get("patternnet").fit(model, x_train[:200])
+    # the demo's metrics, less the slow ones (this test is about the methods and deletion)
+    cfg = {"eval_n": 16, "eval_metrics": [fast[0], {"name": "sparseness"}], "steps": 16,
+           "samples": 8}
+    files = []
+    e = _evaluation_section(model, x_train, x_test, y_test, cfg, 0, str(tmp_path), files,
+                            fitted)
+    assert files == ["evaluation.png"] and (tmp_path / "evaluation.png").stat().st_size > 0
+    assert e["methods"] == default_methods() and e["control"] == "random" and e["n"] == 16
+    assert e["options"] == {"steps": 16, "samples": 8}
+    text = "\n".join(_evaluation_summary(e))
+    assert text.startswith("## Evaluation") and "![evaluation](evaluation.png)" in text
+    assert e["markdown"].rstrip() in text
+    deletion = _deletion_scores(text)
+    assert set(deletion) == set(default_methods())
+    assert deletion["integrated_gradients"] < 0.5 * deletion["random"], deletion
+    assert e["deletion_ranking"].index("integrated_gradients") < \
+        e["deletion_ranking"].index("random")

@@ -43,7 +43,7 @@ def test_registering_a_grad_modifier(clean_registries):
     model, W, _ = dense_linear()
     out = visualize_saliency(model, -1, 0, np.ones((1, 5), "float32"), grad_modifier="times_ten",
                              normalize=False)
-    np.testing.assert_allclose(out[0], 10 * W[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(out, 10 * W[:, 0], rtol=1e-6)
 
 
 def test_a_modifier_that_empties_the_map_warns():
@@ -106,12 +106,14 @@ def test_losses_registry_and_with_losses_equivalence():
     model, W, _ = dense_linear()
     x = np.random.default_rng(4).normal(size=(3, 5)).astype("float32")
     am = ActivationMaximization(-1, 1)
+    # keras-vis' convention: the map is d(sum weight * loss)/dx, and ActivationMaximization is
+    # the negated activation, so weight -1 means "increase" (what visualize_saliency passes)
     np.testing.assert_allclose(
-        visualize_saliency_with_losses(model, [(am, 1.0)], x),
+        visualize_saliency_with_losses(model, [(am, -1.0)], x),
         visualize_saliency(model, -1, 1, x))
     two = visualize_saliency_with_losses(
         model, [(am, 2.0), (ActivationMaximization("out", 0), -1.0)], x, **RAW)
-    np.testing.assert_allclose(two, np.tile(2 * W[:, 1] - W[:, 0], (3, 1)), rtol=1e-5)
+    np.testing.assert_allclose(two, np.tile(W[:, 0] - 2 * W[:, 1], (3, 1)), rtol=1e-5)
     with pytest.raises(TypeError, match="pairs"):
         visualize_saliency_with_losses(model, [am], x)
 
@@ -129,5 +131,5 @@ def test_custom_loss_subclass():
     model, W, b = dense_linear()
     x = np.random.default_rng(5).normal(size=(2, 5)).astype("float32")
     y0 = x @ W[:, 0] + b[0]
-    g = visualize_saliency_with_losses(model, [(SquaredOutput(-1), 1.0)], x, **RAW)
+    g = visualize_saliency_with_losses(model, [(SquaredOutput(-1), -1.0)], x, **RAW)
     np.testing.assert_allclose(g, 2 * y0[:, None] * W[:, 0], rtol=1e-5)

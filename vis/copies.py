@@ -26,6 +26,7 @@ attributes are never modified.
 
 from __future__ import annotations
 
+import inspect
 import threading
 import warnings
 import weakref
@@ -42,14 +43,16 @@ from vis.utils.model import (
     copy_model,
     copy_weights,
     ends_in_softmax,
+    is_subclassed,
     iter_layers,
     model_channel_axis,
+    record_shape,
     resolve_layer,
     terminal_layer,
 )
 
 __all__ = ["SyncedCopy", "ModelCopy", "copy_model", "get_copy", "cached", "copies_of", "release",
-           "weights_digest", "MAX_COPIES_PER_MODEL", "PRE", "INPUT"]
+           "structure_signature", "weights_digest", "MAX_COPIES_PER_MODEL", "PRE", "INPUT"]
 
 # Copies kept per user model (one per backprop modifier and per consumer), least recently used
 # dropped first: PatternNet modifiers with new patterns, one per sanity-check step, each need one.
@@ -280,7 +283,9 @@ class ModelCopy(SyncedCopy):
         self.modifier = modifier
         self.overrides = modifier.apply(self.model) if modifier is not None else 0
         self._taps = _Taps()
-        self.layers = dict(iter_layers(self.model))
+        # a transformed copy (`clone_function`) has layers of its own: its paths are its own
+        self.layers = (_layers_by_source_path(model, self.model) if clone_function is None
+                       else dict(iter_layers(self.model)))
         for path, layer in self.layers.items():
             if isinstance(layer, keras.layers.InputLayer):
                 continue
@@ -298,6 +303,37 @@ class ModelCopy(SyncedCopy):
         self.variables()  # every variable of the modified copy has its counterpart
         self.functions: OrderedDict[Any, Any] = OrderedDict()
         self.default_channel_axis = model_channel_axis(self.source())
+        self._takes_training = _takes_keyword(self.model.call, "training")
+        self.output_path = self._trace_subclassed(model) if is_subclassed(model) else None
+
+    def _trace_subclassed(self, model: keras.Model) -> str | None:
+        """For a subclassed model: one symbolic pass records every layer's output shape (its
+        layers, called eagerly, have none) and finds the layer whose output the model returns."""
+        from vis.inputs import input_specs
+
+        spec = input_specs(model)[0]
+        taps = self._taps
+        taps.rec, taps.hooks, taps.calls = {}, {}, {}
+        try:
+            out = self.model(keras.KerasTensor(spec.shape, dtype=spec.dtype))
+            rec = taps.rec
+        finally:
+            taps.rec = taps.hooks = taps.calls = None
+        users = dict(iter_layers(model))
+        for path, value in rec.items():
+            if ":" not in path and hasattr(value, "shape") and path in self.layers:
+                shape = (None,) + tuple(value.shape[1:])
+                record_shape(self.layers[path], shape)
+                record_shape(users[path], shape)
+        outs = out if isinstance(out, (list, tuple)) else [out]
+        if len(outs) != 1:
+            return None
+        # the last layer called whose output has the model output's shape (identities are lost
+        # in the symbolic pass, which runs on backend placeholders)
+        want = tuple(outs[0].shape[1:])
+        called = [p for p in rec if ":" not in p and p in self.layers
+                  and tuple(getattr(rec[p], "shape", ())[1:]) == want]
+        return called[-1] if called else None
 
     # --- running the copy ------------------------------------------------------------------
 
@@ -326,8 +362,9 @@ class ModelCopy(SyncedCopy):
         taps = self._taps
         taps.rec, taps.hooks, taps.calls = {}, dict(hooks or {}), {}
         try:
+            kwargs = {"training": training} if self._takes_training else {}
             outputs, _ = self.model.stateless_call(
-                list(values[0]), list(values[1]), inputs, training=training
+                list(values[0]), list(values[1]), inputs, **kwargs
             )
             rec, calls = taps.rec, taps.calls
         finally:
@@ -361,6 +398,9 @@ class ModelCopy(SyncedCopy):
             ('predictions', False)
         """
         source = self.source()
+        if self.output_path is not None and isinstance(layer_id, (int, np.integer)) and \
+                not isinstance(layer_id, bool) and layer_id == -1:
+            return self.output_path, self.layers[self.output_path]  # subclassed: the output
         path, layer = terminal_layer(*resolve_layer(source, layer_id, param))
         if isinstance(layer, keras.layers.InputLayer):
             raise ValueError(
@@ -388,10 +428,150 @@ class ModelCopy(SyncedCopy):
         return channel_axis(layer, default=self.default_channel_axis)
 
 
+class _OutputStub:
+    """Stands for the output layer of a model vis cannot copy (its shape only)."""
+
+    def __init__(self, shape: tuple):
+        self.output = keras.KerasTensor(shape)
+        self.name = DirectCopy.OUTPUT
+
+
+class DirectCopy:
+    """The user's model itself, for models vis cannot copy; run statelessly, never modified.
+
+    A subclassed model whose class cannot be re-created from its config has no copy; it is
+    run as it is (`stateless_call` on its current weights: nothing of it is changed) without
+    taps. The gradient-, path- and perturbation methods work on its output; methods that need
+    its layers (backprop modifiers, CAMs, PatternNet, LRP, `output=` a hidden layer) raise a
+    `ValueError` that says so. Softmax outputs are explained as they are (probabilities), since
+    the logits cannot be reached: return logits from `call` to explain those.
+
+    Args:
+        model: The user's model.
+        reason: Why it cannot be copied (for error messages).
+    """
+
+    OUTPUT = "__output__"
+
+    def __init__(self, model: keras.Model, reason: str):
+        from vis.inputs import input_specs
+
+        self.source = weakref.ref(model)
+        self.reason = reason
+        self.modifier = None
+        self.overrides = 0
+        self.functions: OrderedDict[Any, Any] = OrderedDict()
+        self.default_channel_axis = model_channel_axis(model)
+        self.output_path = self.OUTPUT
+        self._takes_training = _takes_keyword(model.call, "training")
+        spec = input_specs(model)[0]
+        out = model.compute_output_spec(keras.KerasTensor(spec.shape, dtype=spec.dtype))
+        if isinstance(out, (list, tuple, dict)):
+            raise TypeError(f"{reason} (and it has several outputs)")
+        self.layers = {self.OUTPUT: _OutputStub((None,) + tuple(out.shape[1:]))}
+
+    def variables(self) -> tuple[list, list]:
+        """The user's model's `(trainable, non_trainable)` variables."""
+        source = self.source()
+        if source is None:
+            raise ReferenceError("The model has been garbage collected.")
+        return list(source.trainable_variables), list(source.non_trainable_variables)
+
+    def forward(self, values, inputs, hooks: dict | None = None, training: bool = False):
+        """Runs the user's model statelessly; records its output only."""
+        if hooks:
+            raise ValueError(self.needs_layers("this method"))
+        kwargs = {"training": training} if self._takes_training else {}
+        outputs, _ = self.source().stateless_call(list(values[0]), list(values[1]), inputs,
+                                                  **kwargs)
+        return outputs, {self.OUTPUT: outputs, "__shared__": []}
+
+    def needs_layers(self, what: str) -> str:
+        """The message of the error a method that needs the model's layers raises."""
+        source = self.source()
+        return (f"{what} needs the layers of model {getattr(source, 'name', '?')!r}, which vis "
+                f"cannot copy ({self.reason}); only its output can be explained, with methods "
+                "that need no layers (gradient, gradient_x_input, integrated_gradients, "
+                "smoothgrad, the perturbation methods).")
+
+    def layer(self, layer_id, param: str = "layer_idx"):
+        """Only `-1` (the model's output) can be resolved."""
+        if isinstance(layer_id, (int, np.integer)) and not isinstance(layer_id, bool) \
+                and layer_id == -1:
+            return self.OUTPUT, self.layers[self.OUTPUT]
+        raise ValueError(f"`{param}`={layer_id!r}: " + self.needs_layers("explaining a layer"))
+
+    def channel_axis(self, layer) -> int:
+        """The model's default channel axis."""
+        return self.default_channel_axis
+
+    def sync(self) -> None:
+        """Nothing to synchronize: there is no copy."""
+        raise TypeError(self.needs_layers("this function"))
+
+
+def _takes_keyword(fn: Callable, name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return True
+    return name in params or any(p.kind == inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def _layers_by_source_path(source: keras.Model, copy: keras.Model) -> dict:
+    """`{path in the user's model: the copy's layer}`.
+
+    The copy's layers have the user's names, except in a re-created subclassed model (new
+    automatic names): layers are then matched by position, which the copy preserves.
+    """
+    mine = list(iter_layers(copy))
+    theirs = list(iter_layers(source))
+    if [p for p, _ in mine] == [p for p, _ in theirs]:
+        return dict(mine)
+    if len(mine) != len(theirs) or any(type(a) is not type(b)
+                                       for (_, a), (_, b) in zip(mine, theirs)):
+        raise TypeError(f"Could not copy model {source.name!r}: its layers do not line up "
+                        "with the copy's.")
+    return {path: layer for (path, _), (_, layer) in zip(theirs, mine)}
+
+
 # --- the cache ---------------------------------------------------------------------------------
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SIGNATURES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCK = threading.RLock()
+
+
+def structure_signature(model: keras.Model) -> tuple:
+    """A cheap signature of the parts of a model's architecture that can change in place.
+
+    For every layer (nested models included): the layer object, its `activation` and any
+    `call` set on the instance (identities only: no config is serialized). Setting
+    `layer.activation = ...` or adding/removing layers changes it, so cached copies built from
+    the old architecture are dropped and rebuilt (`cached`). Other in-place changes to a
+    layer's attributes (e.g. `layer.padding`) are not seen: call `vis.release(model)` then.
+
+    Args:
+        model: A Keras model.
+
+    Returns:
+        A tuple of object ids (compare with `==`).
+
+    Example:
+        >>> before = structure_signature(model)
+        >>> model.layers[-1].activation = keras.activations.linear
+        >>> structure_signature(model) == before
+        False
+    """
+    out = []
+    stack = [model]
+    while stack:
+        layer = stack.pop()
+        d = layer.__dict__
+        out.append((id(layer), id(d.get("activation")), id(d.get("call"))))
+        if isinstance(layer, keras.Model):
+            stack.extend(reversed(layer.layers))
+    return tuple(out)
 
 
 def cached(model: keras.Model, key: Any, factory: Callable[[], Any]) -> Any:
@@ -414,10 +594,12 @@ def cached(model: keras.Model, key: Any, factory: Callable[[], Any]) -> Any:
         >>> cached(model, ("mine",), lambda: None) is copy
         True
     """
+    signature = structure_signature(model)
     with _LOCK:
         per_model = _CACHE.get(model)
-        if per_model is None:
-            per_model = _CACHE[model] = OrderedDict()
+        if per_model is None or _SIGNATURES.get(model) != signature:
+            per_model = _CACHE[model] = OrderedDict()  # new, or the architecture changed
+            _SIGNATURES[model] = signature
         obj = per_model.pop(key, None)
     if obj is None:
         obj = factory()
@@ -457,7 +639,7 @@ def get_copy(model: keras.Model, backprop_modifier=None) -> ModelCopy:
         raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
     modifier = backprop_modifiers.get(backprop_modifier)
     key = ("engine", None if modifier is None else modifier.cache_key)
-    copy = cached(model, key, lambda: ModelCopy(model, modifier))
+    copy = cached(model, key, lambda: _make_copy(model, modifier))
     if modifier is not None and copy.overrides == 0:
         warnings.warn(
             f"backprop_modifier {modifier.name!r} found nothing to override in model "
@@ -466,6 +648,20 @@ def get_copy(model: keras.Model, backprop_modifier=None) -> ModelCopy:
             stacklevel=3,
         )
     return copy
+
+
+def _make_copy(model: keras.Model, modifier):
+    try:
+        return ModelCopy(model, modifier)
+    except TypeError as exc:
+        if not is_subclassed(model):
+            raise
+        if modifier is not None:
+            raise ValueError(
+                f"backprop_modifier {modifier.name!r} needs a copy of model {model.name!r} to "
+                f"change its gradients, and vis cannot copy it: {exc}"
+            ) from None
+        return DirectCopy(model, str(exc))
 
 
 def copies_of(model: keras.Model) -> list:
@@ -489,9 +685,10 @@ def release(model: keras.Model | None = None) -> None:
     the streamers of `vis.pattern.fit_patterns` / `signal_quality`, the copies of `vis.pss`
     and the working copies of the sanity checks all live in this one cache. Objects that hold a
     copy themselves (a `ParameterSaliency`) keep it. Copies are also freed automatically when the
-    model is garbage collected. Call it after changing a model's architecture in place (e.g.
-    setting `layer.activation`): copies are built once from the layers' configs and do not see
-    such changes (new weights and a re-`adapt()` are seen without it).
+    model is garbage collected. Copies are built once from the layers' configs: new weights and
+    a re-`adapt()` are seen as they are, a new `layer.activation` (or added / removed layers)
+    is detected and the copies rebuilt (`structure_signature`); call it after other in-place
+    changes to a layer's attributes (e.g. `layer.padding`).
 
     Args:
         model: The user's model. Defaults to `None` (every model).
@@ -503,8 +700,10 @@ def release(model: keras.Model | None = None) -> None:
     with _LOCK:
         if model is None:
             _CACHE.clear()
+            _SIGNATURES.clear()
         else:
             _CACHE.pop(model, None)
+            _SIGNATURES.pop(model, None)
 
 
 def weights_digest(model: keras.Model) -> str:

@@ -7,7 +7,9 @@ Everything runs on scikit-learn's bundled 8x8 digits (no download). `run_demo(ou
 - `signal_quality.png`: PatternNet's signal-estimator quality rho(S) per layer and estimator,
 - `pss_profile.png`, `pss_input.png`: parameter-space saliency of a misclassified digit,
 - `sanity_curves.png`, `sanity_maps.png`: cascading model randomization of several methods,
-- `summary.md`: the figures and the numbers (accuracy, rho(S), PSS switch-off, similarities).
+- `evaluation.png`: `vis.evaluate` of every default method against the `random` control,
+- `summary.md`: the figures and the numbers (accuracy, rho(S), PSS switch-off, similarities,
+  the evaluation table).
 
 Every method comes from the `vis.methods` registry (`METHODS`: all of them, a method registered
 by the user included). The functions that compute and draw the maps (`method_maps`,
@@ -17,6 +19,7 @@ by the user included). The functions that compute and draw the maps (`method_map
 from __future__ import annotations
 
 import os
+import re
 import sys
 import textwrap
 import time
@@ -26,7 +29,15 @@ import numpy as np
 
 # `METHODS` is computed on access (the module's `__getattr__`): the methods registered now.
 __all__ = ["METHODS", "run_demo", "method_maps", "plot_method_grid", "pick_examples",  # noqa: F822
-           "label"]
+           "label", "evaluation_metrics", "FAST_METRIC_OPTIONS"]
+
+# `--fast`: the options that make `vis.evaluate`'s default metrics cheaper (fewer curve steps,
+# fewer noise samples); the metrics themselves stay those of `vis.evaluate`.
+FAST_METRIC_OPTIONS = {
+    "deletion": {"steps": 16}, "insertion": {"steps": 16}, "pixel_flipping": {"steps": 16},
+    "faithfulness_correlation": {"samples": 20}, "infidelity": {"samples": 10},
+    "max_sensitivity": {"samples": 3}, "avg_sensitivity": {"samples": 3},
+}
 
 
 def __getattr__(name: str):
@@ -318,7 +329,8 @@ def run_demo(out: str = "demo_out", fast: bool = False, seed: int = 0,
 
     Args:
         out: Output folder (created). Defaults to `"demo_out"`.
-        fast: Train less and use fewer images and samples (for CI, ~25 s). Defaults to `False`.
+        fast: Train less and use fewer images, samples and metric steps (for CI, ~35 s).
+            Defaults to `False`.
         seed: Seed of training, noise, randomization and draws. Defaults to `0`.
         verbose: Print progress to stderr. Defaults to `True`.
 
@@ -337,13 +349,15 @@ def run_demo(out: str = "demo_out", fast: bool = False, seed: int = 0,
     os.makedirs(out, exist_ok=True)
     cfg = dict(epochs=10, n_images=4, samples=16, steps=32, pss_fit=400, draws=10, sanity_n=8, rho_n=600,
                estimators=("filter", "two_component"),
-               sanity_methods=registry.SANITY_DEFAULTS) if fast else \
+               sanity_methods=registry.SANITY_DEFAULTS, eval_n=32,
+               eval_metrics=evaluation_metrics(fast=True)) if fast else \
         dict(epochs=15, n_images=6, samples=50, steps=64, pss_fit=None, draws=30, sanity_n=24, rho_n=None,
              estimators=("filter", "linear", "two_component"),
-             sanity_methods=registry.SANITY_EXTENDED)
+             sanity_methods=registry.SANITY_EXTENDED, eval_n=32,
+             eval_metrics=evaluation_metrics(fast=False))
     names = _registered()
     learning = [n for n in names if registry.get(n).fit is not None]
-    progress = _Progress(6, verbose)
+    progress = _Progress(7, verbose)
     t_start = time.perf_counter()
     numbers: dict = {"fast": fast, "seed": seed, "files": []}
 
@@ -390,6 +404,12 @@ def run_demo(out: str = "demo_out", fast: bool = False, seed: int = 0,
 
     progress.step(f"sanity checks: cascading randomization of {', '.join(cfg['sanity_methods'])}")
     numbers["sanity"] = _sanity_section(model, x_test, y_test, cfg, seed, out, numbers["files"])
+    progress.done()
+
+    progress.step(f"evaluating every default method against random on {cfg['eval_n']} test "
+                  "digits")
+    numbers["evaluation"] = _evaluation_section(model, x_train, x_test, y_test, cfg, seed, out,
+                                                numbers["files"], fitted)
     progress.done()
 
     progress.step("writing summary.md")
@@ -497,6 +517,82 @@ def _sanity_section(model, x_test, y_test, cfg, seed, out, files) -> dict:
     return summary
 
 
+def evaluation_metrics(fast: bool = False) -> list[dict]:
+    """The metrics of the demo's evaluation: `vis.evaluate`'s defaults, cheaper with `fast`.
+
+    Args:
+        fast: Apply `FAST_METRIC_OPTIONS` (fewer curve steps and noise samples). Defaults to
+            `False` (each metric's own defaults).
+
+    Returns:
+        `{"name": ..., **options}` specs, in the order of `vis.evaluate`'s default metrics.
+
+    Example:
+        >>> evaluation_metrics(fast=True)[0]
+        {'name': 'deletion', 'steps': 16}
+    """
+    from vis._evaluate import default_metrics
+
+    return [{"name": name, **(FAST_METRIC_OPTIONS.get(name, {}) if fast else {})}
+            for name in default_metrics()]
+
+
+# vis.errors.ZeroMapWarning's message: the method and the samples whose maps are all zero.
+_ZERO_MAP = re.compile(r"Method '([^']+)' gave an all-zero map for sample\(s\) \[([^\]]*)\]")
+
+
+def _evaluation_section(model, x_train, x_test, y_test, cfg, seed, out, files,
+                        fitted: dict | None = None) -> dict:
+    """`vis.evaluate` of the default methods (and `random`) on the first test digits.
+
+    The methods explain each digit's true class, with the figure's `steps` / `samples`;
+    the methods that learn from data use the options fitted on the training digits (`fitted`),
+    or are fitted on them. All-zero maps (a Grad-CAM zeroed by its ReLU) are counted in the
+    summary instead of being warned about.
+    """
+    import warnings
+
+    import vis
+    from vis import methods as registry
+    from vis._evaluate import default_methods
+    from vis.errors import ZeroMapWarning
+
+    n = cfg["eval_n"]
+    names = default_methods()
+    given = fitted or {}
+    method_options = {name: {k: given[k] for k in registry.get(name).requires}
+                      for name in names
+                      if registry.get(name).requires
+                      and all(k in given for k in registry.get(name).requires)}
+    offered = {"steps": cfg["steps"], "samples": cfg["samples"]}
+    options = {k: v for k, v in offered.items()
+               if any(k in registry.get(name).options() for name in names)}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ZeroMapWarning)
+        report = vis.evaluate(model, x_test[:n], y_test[:n], methods=names,
+                              metrics=cfg["eval_metrics"], seed=seed, fit_inputs=x_train,
+                              method_options=method_options, **options)
+    for w in caught:  # anything else is warned as usual
+        if not issubclass(w.category, ZeroMapWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    fig = report.plot()
+    files.append(_save(fig, out, "evaluation.png"))
+    zero: dict[str, int] = {}
+    for w in caught:
+        found = _ZERO_MAP.match(str(w.message)) if issubclass(w.category, ZeroMapWarning) \
+            else None
+        if found:
+            zero[found.group(1)] = len(found.group(2).split(","))
+    return {
+        "n": report.n,
+        "methods": list(report.methods), "metrics": list(cfg["eval_metrics"]),
+        "markdown": report.to_markdown(), "scores": report.scores,
+        "deletion_ranking": report.ranking("deletion") if "deletion" in report.metrics else [],
+        "control": report.control, "errors": dict(report.errors), "zero_maps": zero,
+        "options": options,
+    }
+
+
 def _sanity_grid(results: dict, x: np.ndarray):
     import matplotlib.pyplot as plt
 
@@ -576,7 +672,51 @@ def _summary(numbers: dict, cfg: dict) -> str:
             if metric in s:
                 lines.append(f"| {metric} | " + " | ".join(_fmt(v) for v in s[metric]) + " |")
         lines.append("")
+    if "evaluation" in numbers:
+        lines += _evaluation_summary(numbers["evaluation"])
     return "\n".join(lines) + "\n"
+
+
+def _evaluation_summary(e: dict) -> list[str]:
+    """The evaluation section of `summary.md`: what was measured, the table, the ranking."""
+    settings = ", ".join(
+        f"{spec['name']} ({', '.join(f'{k}={v}' for k, v in spec.items() if k != 'name')})"
+        if len(spec) > 1 else spec["name"] for spec in e["metrics"])
+    lines = [
+        "## Evaluation: which method is faithful to this model?",
+        "",
+        "![evaluation](evaluation.png)",
+        "",
+        f"`vis.evaluate` of every default method (the gradient, CAM and propagation families) "
+        f"against the `{e['control']}` control, on the first {e['n']} test digits, each "
+        f"explained for its true class{_options_text(e['options'])}. Metrics: {settings}. "
+        "Deletion (lower is better) is the "
+        "area under the true-class probability as the most relevant pixels are removed first: "
+        "a map that finds the evidence makes it fall fast; a method that does no better than "
+        "random noise explains nothing.",
+        "",
+        e["markdown"].rstrip("\n"),
+        "",
+    ]
+    order = e["deletion_ranking"]
+    if order:
+        scores = e["scores"]
+        where = (f"; the {e['control']} control ranks {order.index(e['control']) + 1} of "
+                 f"{len(order)} ({_fmt(scores[e['control']]['deletion'])})"
+                 if e["control"] in order else "")
+        best = ", ".join(f"{m} ({_fmt(scores[m]['deletion'])})" for m in order[:3])
+        lines += [f"Best on deletion: {best}{where}.", ""]
+    if e["zero_maps"]:
+        counts = ", ".join(f"{m} ({k} of {e['n']} digits)" for m, k in e["zero_maps"].items())
+        lines += [f"All-zero maps (scored as they are): {counts}.", ""]
+    return lines
+
+
+def _options_text(options: dict) -> str:
+    if not options:
+        return ""
+    return " (methods' options as in the figure above: " + ", ".join(
+        f"{k}={v}" for k, v in options.items()) + ")"
 
 
 def _methods_note(numbers: dict) -> str:

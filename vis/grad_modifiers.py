@@ -7,8 +7,8 @@ channel reduction and normalization.
 - `square`: `g ** 2`.
 - `negate`: `-g`; for a regression output, what *decreases* it.
 - `relu`: `max(g, 0)`, the positive evidence only.
-- `invert`: `1 / g` (zeros map to a large finite value).
-- `small_values`: `|1 / g|`; for a regression output, what keeps it *steady*.
+- `invert`: `1 / (g + 1e-7)`, keras-vis' formula (zeros map to `1e7`).
+- `small_values`: `|1 / (g + 1e-7)|`; for a regression output, what keeps it *steady*.
 - `linear` / `None`: `g` unchanged.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 from vis.registry import Registry
 
 __all__ = ["get", "register", "names", "absolute", "square", "negate", "relu", "invert",
-           "small_values", "linear"]
+           "small_values", "linear", "tensor_twin"]
 
 _EPS = 1e-7
 
@@ -114,9 +114,11 @@ def relu(grads: np.ndarray) -> np.ndarray:
 
 
 def invert(grads: np.ndarray) -> np.ndarray:
-    """Inverse `1 / (g + eps * sign(g))`, with `eps = 1e-7` and `sign(0) = +1`.
+    """Inverse `1 / (g + eps)`, with `eps = 1e-7` (Keras' default epsilon): keras-vis' formula.
 
-    The shift by `eps` away from zero keeps the result finite: a zero gradient maps to `1e7`.
+    Exactly keras-vis' `invert`: a zero gradient maps to `1e7`; the shift is always by `+eps`,
+    so a gradient of exactly `-eps` has no finite inverse (the `visualize_*` functions then
+    raise a `ValueError` about non-finite values).
 
     Args:
         grads: The raw gradient array, any shape.
@@ -129,14 +131,16 @@ def invert(grads: np.ndarray) -> np.ndarray:
         array([ 2.e+00, -5.e-01,  1.e+07])
     """
     grads = np.asarray(grads)
-    sign = np.where(grads >= 0, 1.0, -1.0).astype(grads.dtype)
-    return 1.0 / (grads + _EPS * sign)
+    with np.errstate(divide="ignore"):
+        return 1.0 / (grads + np.asarray(_EPS, dtype=grads.dtype if grads.dtype.kind == "f"
+                                          else "float64"))
 
 
 def small_values(grads: np.ndarray) -> np.ndarray:
-    """`|invert(g)|`: large where the gradient is small, i.e. what keeps the score steady.
+    """`|1 / (g + eps)|` (`eps = 1e-7`): large where the gradient is small (keras-vis' formula).
 
-    Useful for regression outputs (keras-vis' "maintain the current value" map).
+    Exactly keras-vis' `small_values` (`absolute(invert(g))`); useful for regression outputs
+    (keras-vis' "maintain the current value" map).
 
     Args:
         grads: The raw gradient array, any shape.
@@ -223,3 +227,54 @@ def get(identifier) -> Callable:
     if identifier is None:
         return linear
     return REGISTRY.get(identifier)
+
+
+def _tensor_invert(grads):
+    """`invert` in `keras.ops`: `1 / (g + eps)`, `inf` where `g == -eps` (as NumPy gives)."""
+    import keras
+
+    shifted = grads + keras.ops.cast(_EPS, grads.dtype)
+    # not `1 / shifted`: TensorFlow's graph optimizer turns that into an approximate
+    # reciprocal (1 ulp off NumPy); `divide_no_nan` stays a correctly rounded division
+    inverse = keras.ops.divide_no_nan(keras.ops.ones_like(shifted), shifted)
+    return keras.ops.where(shifted == 0, keras.ops.cast(np.inf, grads.dtype), inverse)
+
+
+def _tensor_twins() -> dict:
+    import keras
+
+    return {
+        linear: lambda g: g,
+        absolute: keras.ops.abs,
+        square: keras.ops.square,
+        negate: keras.ops.negative,
+        relu: lambda g: keras.ops.maximum(g, keras.ops.zeros_like(g)),
+        invert: _tensor_invert,
+        small_values: lambda g: keras.ops.abs(_tensor_invert(g)),
+    }
+
+
+def tensor_twin(identifier) -> Callable | None:
+    """The `keras.ops` version of a built-in modifier, or `None` for any other modifier.
+
+    The keras-vis functions apply a built-in modifier inside the compiled gradient function
+    (`vis.visualization._postprocess.GraphFinish`), with the same float32 results as the NumPy
+    function; a callable, or a name registered by the user (also one that replaces a built-in),
+    stays in NumPy after the compiled call.
+
+    Args:
+        identifier: Anything `get` accepts.
+
+    Returns:
+        A function `tensor -> tensor`, or `None`.
+
+    Raises:
+        ValueError: If the name is unknown.
+        TypeError: If `identifier` is of an unsupported type.
+
+    Example:
+        >>> tensor_twin("absolute") is not None, tensor_twin(np.abs)
+        (True, None)
+    """
+    fn = get(identifier)
+    return next((twin for builtin, twin in _tensor_twins().items() if builtin is fn), None)

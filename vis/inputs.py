@@ -16,7 +16,8 @@ import numpy as np
 
 from vis.utils.model import iter_layers
 
-__all__ = ["Batch", "InputSpec", "input_specs", "prepare", "embedding_routes", "is_integer"]
+__all__ = ["Batch", "InputSpec", "input_specs", "prepare", "embedding_routes", "pixel_inputs",
+           "is_integer"]
 
 
 @dataclass(frozen=True)
@@ -126,11 +127,12 @@ class Batch:
         """`maps` (one batch per input, or one array) in the user's structure.
 
         A single sample's maps lose their batch axis. For a single-input model given as an
-        array, the one map batch is returned as an array.
+        array, the one map batch is returned as an array. `None` (an input a method did not
+        attribute) stays `None`.
         """
         per_input = maps if isinstance(maps, (list, tuple)) else [maps]
         if self.single:
-            per_input = [m[0] for m in per_input]
+            per_input = [None if m is None else m[0] for m in per_input]
         if self.kind == "array":
             return per_input[0]
         if self.kind == "dict":
@@ -221,9 +223,15 @@ def prepare(model: keras.Model, inputs, param: str = "inputs") -> Batch:
             )
         for got, want in zip(arr.shape[1:], expected[1:]):
             if want is not None and got != want:
+                given = np.shape(value)
+                hint = ""
+                if len(given) == len(expected) - 1 and expected[-1] == 1 and all(
+                        w is None or g == w for g, w in zip(given[1:], expected[1:-1])):
+                    hint = (" It looks like a batch of grayscale images without the channel "
+                            "axis: add it with `x[..., None]`.")
                 raise ValueError(
-                    f"`{where}` has shape {arr.shape}, but the model expects one sample of "
-                    f"shape {expected[1:]} or a batch of shape {expected}."
+                    f"`{where}` has shape {given}, but the model expects one sample of "
+                    f"shape {expected[1:]} or a batch of shape {expected}.{hint}"
                 )
         if arr.shape[0] == 0:
             raise ValueError(f"`{where}` is an empty batch.")
@@ -249,7 +257,8 @@ def _cast(arr: np.ndarray, spec: InputSpec, where: str) -> np.ndarray:
     dtype = np.dtype(spec.dtype) if np.dtype(spec.dtype).kind == "f" else np.dtype("float32")
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         raise ValueError(f"`{where}` contains NaN or inf values; explanations need finite input.")
-    out = arr.astype(dtype, copy=False)
+    with np.errstate(over="ignore"):  # reported below, with the input's name
+        out = arr.astype(dtype, copy=False)
     if not np.all(np.isfinite(out)):
         raise ValueError(
             f"`{where}` has values that overflow the model's input dtype {dtype} (largest "
@@ -305,6 +314,28 @@ def embedding_routes(model: keras.Model) -> dict[int, str]:
     return routes
 
 
+def pixel_inputs(model: keras.Model) -> set[int]:
+    """The integer inputs that hold pixel values: those read through a cast or `Rescaling`.
+
+    An integer input routed to a layer other than an `Embedding` (see `embedding_routes`) holds
+    numbers, e.g. a uint8 image: noise (SmoothGrad) can be added to it, rounded to integers.
+    Token ids (read by an `Embedding`) cannot take noise.
+
+    Args:
+        model: A built Keras model.
+
+    Returns:
+        The input indices.
+
+    Example:
+        >>> pixel_inputs(uint8_image_model)
+        {0}
+    """
+    layers = dict(iter_layers(model))
+    return {i for i, path in embedding_routes(model).items()
+            if not isinstance(layers.get(path), keras.layers.Embedding)}
+
+
 def sample_axes(arrays: Sequence[np.ndarray]) -> list[tuple[int, ...]]:
     """The non-batch axes of each array (for per-sample reductions)."""
     return [tuple(range(1, a.ndim)) for a in arrays]
@@ -351,3 +382,31 @@ def per_input(model: keras.Model, value, param: str) -> list:
             "or a dict with one entry per input."
         )
     return [value] * len(specs)
+
+
+def float_embedding_inputs(model: keras.Model) -> list[str]:
+    """The names of float inputs that feed an `Embedding` (token ids declared as floats).
+
+    Their gradient does not exist (the embedding look-up is not differentiable w.r.t. the ids);
+    declaring the input as integers (`keras.Input(..., dtype="int32")`) makes vis explain the
+    embedding output instead.
+
+    Example:
+        >>> float_embedding_inputs(model)
+        []
+    """
+    inputs = _model_inputs(model)
+    if not inputs:
+        return []
+    names = []
+    for path, layer in iter_layers(model):
+        if not isinstance(layer, keras.layers.Embedding):
+            continue
+        try:
+            fed = layer.input
+        except (AttributeError, ValueError):
+            continue
+        for tensor in inputs:
+            if fed is tensor and not is_integer(tensor.dtype):
+                names.append(getattr(tensor, "name", path))
+    return names

@@ -184,7 +184,8 @@ def filter_mask(filter_indices, n: int, units: int, param: str = "filter_indices
     """A `(n, units)` float32 mask selecting `filter_indices` for each of `n` samples.
 
     Args:
-        filter_indices: An int, a list of ints (summed), or `PerSample` (one per sample).
+        filter_indices: An int, a list of ints (summed), `PerSample` (one per sample), or
+            `None` (every unit, averaged: keras-vis' "all filters").
         n: Number of samples.
         units: Number of units / filters of the layer.
         param: Name used in error messages.
@@ -193,8 +194,8 @@ def filter_mask(filter_indices, n: int, units: int, param: str = "filter_indices
         The mask; row `i` has ones at the indices that sample `i`'s score sums.
 
     Raises:
-        ValueError: If an index is out of range, the list is empty, or `PerSample` has the wrong
-            length.
+        ValueError: If an index is out of range, the list is empty, `PerSample` has the wrong
+            length, or the indices are a 2-D array (one-hot labels: use `per_sample`).
         TypeError: If `filter_indices` is of another type.
 
     Example:
@@ -215,11 +216,25 @@ def filter_mask(filter_indices, n: int, units: int, param: str = "filter_indices
         _check_range(idx, units, param)
         mask[np.arange(n), idx] = 1.0
         return mask
-    if isinstance(filter_indices, (bool, np.bool_)) or filter_indices is None:
+    if filter_indices is None:  # keras-vis: all filters (the mean over the units)
+        mask[:] = 1.0 / units
+        return mask
+    if isinstance(filter_indices, (bool, np.bool_)):
         raise TypeError(f"`{param}` must be an int or a list of ints, got {filter_indices!r}.")
     if isinstance(filter_indices, (int, np.integer)):
         indices = [int(filter_indices)]
     elif isinstance(filter_indices, (Sequence, np.ndarray)) and not isinstance(filter_indices, str):
+        try:
+            shape = np.shape(filter_indices)
+        except ValueError:  # ragged nesting
+            shape = (0, 0)
+        if len(shape) > 1:
+            raise ValueError(
+                f"`{param}` is an array of shape {shape}, e.g. one-hot labels: a list of ints "
+                "selects the same units for every sample (summed). For one unit per sample "
+                f"pass `{param}=vis.losses.per_sample(labels)` (one-hot `y`: "
+                "`per_sample(y.argmax(axis=1))`)."
+            )
         indices = list(np.asarray(filter_indices).ravel())
         if not indices:
             raise ValueError(f"`{param}` is empty: give at least one index.")

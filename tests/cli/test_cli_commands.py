@@ -309,7 +309,7 @@ def test_panel_map_and_overlay_share_the_colormap():
     import matplotlib.pyplot as plt
 
     from vis.cli._figures import panel_figure
-    from vis.utils.image import overlay
+    from vis.utils.image import overlay_heatmap
 
     rng = np.random.default_rng(0)
     image, heat = rng.random((8, 8, 1)), rng.random((8, 8))
@@ -319,6 +319,6 @@ def test_panel_map_and_overlay_share_the_colormap():
     assert shown.get_cmap().name == "inferno"
     rgb = np.repeat(image, 3, axis=-1)
     np.testing.assert_allclose(axes[2].images[0].get_array(),
-                               overlay(rgb, heat, alpha=0.5, cmap=shown.get_cmap().name),
+                               overlay_heatmap(rgb, heat, alpha=0.5, cmap=shown.get_cmap().name),
                                atol=1e-6)
     plt.close(fig)

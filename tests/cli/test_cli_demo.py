@@ -10,7 +10,7 @@ from cli_testing import assert_png, run_vis
 pytestmark = pytest.mark.slow
 
 FIGURES = ("methods.png", "signal_quality.png", "pss_profile.png", "pss_input.png",
-           "sanity_curves.png", "sanity_maps.png")
+           "sanity_curves.png", "sanity_maps.png", "evaluation.png")
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +35,11 @@ def test_demo_fast_writes_every_figure(demo):
 
 def test_demo_progress_is_shown(demo):
     _, proc = demo
-    steps = re.findall(r"^\[(\d)/6\] ", proc.stderr, flags=re.MULTILINE)
-    assert steps == [str(i) for i in range(1, 7)], proc.stderr
+    steps = re.findall(r"^\[(\d)/7\] ", proc.stderr, flags=re.MULTILINE)
+    assert steps == [str(i) for i in range(1, 8)], proc.stderr
     # Nothing but progress on stderr: no TensorFlow banner, no warnings (e.g. retracing).
     noise = [line for line in proc.stderr.splitlines()
-             if not re.match(r"^(\[\d/6\] .* \.\.\.|      done in [\d.]+ s.*)$", line)]
+             if not re.match(r"^(\[\d/7\] .* \.\.\.|      done in [\d.]+ s.*)$", line)]
     assert noise == [], noise
 
 
@@ -68,6 +68,12 @@ def test_demo_summary_links_figures_and_reports_numbers(demo):
 
     assert first_step("gradient", "spearman") < first_step("guided_backprop", "spearman")
     assert "Switch-off experiment" in summary
+    # The evaluation: every default method against random; IG far better on deletion.
+    block = summary.split("## Evaluation")[1]
+    rows = {m: float(re.search(rf"^\| {m}(?: \(control\))? \| \**([\d.]+)", block,
+                               flags=re.MULTILINE).group(1))
+            for m in ("integrated_gradients", "gradient", "random")}
+    assert rows["integrated_gradients"] < 0.5 * rows["random"], rows
 
 
 @pytest.mark.skipif(shutil.which("vis") is None, reason="the console script is not installed")

@@ -37,7 +37,7 @@ def test_compare_maps_and_plot_maps():
     np.testing.assert_allclose(maps["lrp"], LRP(model).explain(x, idx))
     guided = visualize_saliency(model, -1, idx[0], x[:1], backprop_modifier="guided",
                                 grad_modifier=None, keepdims=True, normalize=False)
-    np.testing.assert_allclose(maps["guided"][:1], guided, rtol=1e-6)
+    np.testing.assert_allclose(maps["guided"][0], guided, rtol=1e-6)  # x[:1]: one map
     fig = plot_maps(maps, x)
     assert len(fig.axes) == 2 * (len(METHODS) + 1)
     plt.close(fig)

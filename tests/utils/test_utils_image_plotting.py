@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from vis.utils import normalize, overlay, plot_maps, show_grid  # noqa: E402
+from vis.utils import normalize, overlay, overlay_heatmap, plot_maps, show_grid  # noqa: E402
 
 
 def test_normalize_min_max_and_constant():
@@ -17,18 +17,37 @@ def test_normalize_min_max_and_constant():
     np.testing.assert_allclose(b, [[0, 1], [0, 0]])
 
 
-def test_overlay_blends_and_resizes():
+def test_overlay_heatmap_blends_and_resizes():
     img = np.zeros((8, 8))
     heat = np.zeros((4, 4))
     heat[0, 0] = 1.0
-    out = overlay(img, heat, alpha=1.0, cmap="gray")
+    out = overlay_heatmap(img, heat, alpha=1.0, cmap="gray")
     assert out.shape == (8, 8, 3)
     assert out[0, 0, 0] > 0.5 and out[-1, -1, 0] == 0  # hot corner stays at the top left
-    np.testing.assert_allclose(overlay(img, heat, alpha=0.0), 0)
+    np.testing.assert_allclose(overlay_heatmap(img, heat, alpha=0.0), 0)
     with pytest.raises(ValueError, match="alpha"):
-        overlay(img, heat, alpha=2)
+        overlay_heatmap(img, heat, alpha=2)
     with pytest.raises(ValueError, match="heatmap"):
-        overlay(img, np.zeros((2, 2, 2)))
+        overlay_heatmap(img, np.zeros((2, 2, 2)))
+
+
+def test_overlay_is_keras_vis_two_image_blend():
+    """keras-vis' idiom: overlay(jet heat map, image) on two uint8 images of one shape."""
+    from vis.visualization import overlay as from_visualization
+
+    assert from_visualization is overlay
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (5, 6, 3)).astype("uint8")
+    b = rng.integers(0, 256, (5, 6, 3)).astype("uint8")
+    out = overlay(a, b, alpha=0.3)
+    assert out.dtype == np.uint8 and out.shape == a.shape
+    np.testing.assert_array_equal(out, (a * 0.3 + b * 0.7).astype("uint8"))
+    np.testing.assert_array_equal(overlay(a, b), (a * 0.5 + b * 0.5).astype("uint8"))
+    np.testing.assert_array_equal(overlay(a, b, alpha=1.0), a)
+    with pytest.raises(ValueError, match="same shape"):
+        overlay(a, b[:4])
+    with pytest.raises(ValueError, match="alpha"):
+        overlay(a, b, alpha=1.5)
 
 
 def test_plot_helpers_return_figures_with_the_images():

@@ -74,7 +74,7 @@ def test_lambda_layers_are_copied_without_unsafe_deserialization():
     model = keras.Model(inp, keras.layers.Dense(2, name="out")(h))
     g = visualize_saliency(model, -1, 1, np.ones((1, 4), "float32"), grad_modifier=None,
                            normalize=False)
-    np.testing.assert_allclose(g[0], 2 * model.get_layer("out").get_weights()[0][:, 1], rtol=1e-6)
+    np.testing.assert_allclose(g, 2 * model.get_layer("out").get_weights()[0][:, 1], rtol=1e-6)
     assert copy_model(model).get_layer("double") is not model.get_layer("double")
 
 

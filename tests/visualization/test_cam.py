@@ -10,8 +10,12 @@ from vis.losses import per_sample
 from vis.visualization import ZeroMapWarning, visualize_cam, visualize_saliency
 
 
-def _reference(model, x, k, conv="conv2", plus=False):
-    """Independent Grad-CAM(++) with a plain tape on a sub-model of the user's model."""
+def _reference(model, x, k, conv="conv2", plus=False, with_score=False):
+    """Independent Grad-CAM(++) with a plain tape on a sub-model of the user's model.
+
+    Grad-CAM++ follows the paper's reference code (and tf-keras-vis): derivatives of exp(S),
+    alphas renormalized per channel, `alpha = 0` where the second derivative is 0.
+    """
     feat = keras.Model(model.inputs[0], model.get_layer(conv).output)
     W, b = model.get_layer("predictions").get_weights()
     head_in = keras.Input(feat.output.shape[1:])
@@ -22,18 +26,23 @@ def _reference(model, x, k, conv="conv2", plus=False):
     a = tf.constant(feat(x))
     with tf.GradientTape() as tape:
         tape.watch(a)
-        score = tf.reduce_sum((head(a) @ W + b)[:, k])
+        scores = (head(a) @ W + b)[:, k]
+        score = tf.reduce_sum(scores)
     g = tape.gradient(score, a).numpy().astype("float64")
     a = a.numpy().astype("float64")
+    exp_s = np.exp(scores.numpy().astype("float64"))[:, None, None, None]
     if plus:
-        g2, g3 = g**2, g**3
-        denom = 2 * g2 + a.sum(axis=(1, 2), keepdims=True) * g3
-        alpha = np.where(denom != 0, g2 / np.where(denom != 0, denom, 1), 0)
-        w = (alpha * np.maximum(g, 0)).sum(axis=(1, 2))
+        first = exp_s * g
+        second, third = first * g, first * g * g
+        denom = 2 * second + third * a.sum(axis=(1, 2), keepdims=True)
+        alpha = second / (denom + (second == 0))
+        norm = alpha.sum(axis=(1, 2), keepdims=True)
+        alpha = alpha / (norm + (norm == 0))
+        w = (np.maximum(first, 0) * alpha).sum(axis=(1, 2))
     else:
         w = g.mean(axis=(1, 2))
     cam = np.maximum(np.einsum("nhwk,nk->nhw", a, w), 0)
-    return cam
+    return (cam, exp_s[:, 0, 0, 0]) if with_score else cam
 
 
 def test_gradcam_matches_reference(digits_cnn):
@@ -48,7 +57,14 @@ def test_gradcam_matches_reference(digits_cnn):
 def test_gradcam_plus_plus_matches_reference(digits_cnn):
     model, _, (x, y) = digits_cnn
     cam = visualize_cam(model, -1, 5, x[:3], normalize=False, method="gradcam++")
-    np.testing.assert_allclose(cam, _reference(model, x[:3], 5, plus=True), rtol=1e-4, atol=1e-5)
+    ref, exp_s = _reference(model, x[:3], 5, plus=True, with_score=True)
+    # raw maps leave out the per-sample factor exp(S) of the reference code ...
+    np.testing.assert_allclose(cam * exp_s[:, None, None], ref, rtol=1e-4,
+                               atol=1e-5 * ref.max())
+    # ... which normalized maps do not see
+    camn = visualize_cam(model, -1, 5, x[:3], method="gradcam++")
+    refn = (ref - ref.min(axis=(1, 2), keepdims=True)) / np.ptp(ref, axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(camn, refn, atol=1e-5)
 
 
 def test_gradcam_upsamples_bilinearly_from_a_pooled_layer(digits_cnn):

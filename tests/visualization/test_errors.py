@@ -162,4 +162,4 @@ def test_numpy_integer_layer_index():
     model, W, _ = dense_linear()
     g = visualize_saliency(model, np.int64(-1), np.int64(1), np.ones((1, 5), "float32"),
                            grad_modifier=None, normalize=False)
-    np.testing.assert_allclose(g[0], W[:, 1], rtol=1e-6)
+    np.testing.assert_allclose(g, W[:, 1], rtol=1e-6)  # a batch of one: one map (keras-vis)

@@ -150,14 +150,16 @@ def test_loss_subclasses_and_flags_do_not_share_compiled_graphs():
 
     visualize_saliency(model, "out", 0, x, **RAW)  # fills the cache
     z = x @ W + b
-    got = visualize_saliency_with_losses(model, [(Squared("out", 0), 1.0)], x, **RAW)
+    got = visualize_saliency_with_losses(model, [(Squared("out", 0), -1.0)], x, **RAW)
     np.testing.assert_allclose(got, 2 * z[:, :1] * W[:, 0], rtol=1e-4, atol=1e-6)
     probs = ActivationMaximization("out", 0)
     probs.pre_softmax = False
-    got = visualize_saliency_with_losses(model, [(probs, 1.0)], x, **RAW)
+    got = visualize_saliency_with_losses(model, [(probs, -1.0)], x, **RAW)
     p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     expected = p[:, :1] * (W[:, 0] - p @ W.T)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
     # loss weights are run-time values: a new weight gives a new map without a new graph
-    g3 = visualize_saliency_with_losses(model, [(ActivationMaximization("out", 0), 3.0)], x, **RAW)
+    # (keras-vis' convention: the gradient of sum(weight * loss), so -3 "increases" 3x)
+    g3 = visualize_saliency_with_losses(model, [(ActivationMaximization("out", 0), -3.0)], x,
+                                        **RAW)
     np.testing.assert_allclose(g3, 3 * np.tile(W[:, 0], (2, 1)), rtol=1e-5)

@@ -203,7 +203,7 @@ def test_follows_the_model_when_its_weights_change():
     x = np.ones((1, 5), "float32")
     visualize_saliency(model, -1, 0, x, **RAW)
     model.get_layer("out").set_weights([2 * W, b])
-    np.testing.assert_allclose(visualize_saliency(model, -1, 0, x, **RAW)[0], 2 * W[:, 0],
+    np.testing.assert_allclose(visualize_saliency(model, -1, 0, x, **RAW), 2 * W[:, 0],
                                rtol=1e-6)
 
 

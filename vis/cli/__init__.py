@@ -1,7 +1,8 @@
-"""The `vis` command: `vis demo`, `vis saliency`, `vis cam`, `vis sanity`, `vis methods`.
+"""The `vis` command: `vis demo`, `vis saliency`, `vis cam`, `vis sanity`, `vis evaluate`,
+`vis methods`.
 
 One module per command (`demo`, `saliency` for both `vis saliency` and `vis cam`, `sanity`,
-`methods`), each with a `run(args)` doing the work; the arguments are defined in `_parser`.
+`evaluate`, `methods`), each with a `run(args)` doing the work; the arguments are defined in `_parser`.
 Every method a command uses comes from the `vis.methods` registry: `--method` takes any
 registered name or alias, and `vis --import MODULE ...` imports a module that registers more
 (`vis methods` lists them all).

@@ -1,4 +1,4 @@
-"""`.npz` data of `vis sanity` (DATA) and `--fit-data`: read safely, checked against the model."""
+"""`.npz` data of `vis sanity` and `vis evaluate` (DATA) and `--fit-data`: read safely, checked against the model."""
 
 from __future__ import annotations
 
@@ -42,15 +42,19 @@ def load_data(path: str, n: int | None, names: Sequence[str] = ("x", "y"),
         raise UsageError(f"{option} must be a .npz file with {arrays}: {err}") from None
 
 
-def check_classifier(model) -> None:
+def check_classifier(model, command: str = "vis sanity") -> None:
     """Refuses a model with several outputs (the labels index the classes of one output).
+
+    Args:
+        model: The loaded model.
+        command: The command, for the message. Defaults to `"vis sanity"`.
 
     Raises:
         UsageError: If the model has several outputs.
     """
     if len(model.outputs) != 1:
         raise UsageError(
-            f"the model has {len(model.outputs)} outputs; vis sanity explains single-output "
+            f"the model has {len(model.outputs)} outputs; {command} explains single-output "
             "classifiers"
         )
 

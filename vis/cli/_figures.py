@@ -62,7 +62,7 @@ def panel_figure(image: np.ndarray, heat: np.ndarray, title: str, scale: str = "
     """
     from matplotlib.figure import Figure
 
-    from vis.utils.image import overlay, to_rgb
+    from vis.utils.image import overlay_heatmap, to_rgb
 
     heat = np.asarray(heat, dtype="float32")
     if heat.ndim == 3:
@@ -77,7 +77,7 @@ def panel_figure(image: np.ndarray, heat: np.ndarray, title: str, scale: str = "
     im = axes[1].imshow(heat, cmap=CMAP, interpolation="nearest")
     axes[1].set_title("map", fontsize=9)
     fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.04)
-    axes[2].imshow(overlay(rgb, heat, alpha=0.5, cmap=CMAP), interpolation="nearest")
+    axes[2].imshow(overlay_heatmap(rgb, heat, alpha=0.5, cmap=CMAP), interpolation="nearest")
     axes[2].set_title("overlay", fontsize=9)
     for ax in axes:
         ax.axis("off")

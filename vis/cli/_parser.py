@@ -10,11 +10,12 @@ import argparse
 import sys
 from types import ModuleType
 
-from vis.cli import demo, methods, saliency, sanity
+from vis.cli import demo, evaluate, methods, saliency, sanity
 from vis.cli._paths import FILE_FORMATS
+from vis.cli._specs import metric_specs
 
 __all__ = ["build_parser", "command_name", "class_arg", "positive_int", "layer_arg",
-           "method_list"]
+           "method_list", "metric_specs"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,7 +37,8 @@ def command_name(module: ModuleType) -> str:
 
 
 def method_list(value: str) -> list[str]:
-    """`--method a,b` of `vis sanity`: one or more comma-separated names (checked later).
+    """`--method a,b` of `vis sanity` (`--methods` of `vis evaluate`): one or more
+    comma-separated names (checked later).
 
     Raises:
         argparse.ArgumentTypeError: If no name is given.
@@ -92,7 +94,8 @@ def layer_arg(value: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Builds the `vis` argument parser (commands `demo`, `saliency`, `cam`, `sanity`, `methods`).
+    """Builds the `vis` argument parser (`demo`, `saliency`, `cam`, `sanity`, `evaluate`,
+    `methods`).
 
     Returns:
         The `argparse.ArgumentParser`; each command's namespace has `run` (the function doing
@@ -108,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="vis",
         description="Explain Keras 3 / TensorFlow 2 image models: saliency maps, Grad-CAM, "
-        "PatternNet, LRP, parameter-space saliency and sanity checks.",
+        "PatternNet, LRP, parameter-space saliency, sanity checks and evaluation metrics.",
     )
     parser.add_argument("--version", action="version", version=f"vis {__version__}")
     parser.add_argument("--traceback", action="store_true",
@@ -127,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_explain(sub, "cam", "class activation maps (Grad-CAM family, or any method's)",
                  "any registered method name or alias, see `vis methods` (default: gradcam)")
     _add_sanity(sub)
+    _add_evaluate(sub)
     _add_methods(sub)
     return parser
 
@@ -142,7 +146,8 @@ def _add_demo(sub) -> None:
     p.add_argument("--out", default="demo_out", metavar="DIR",
                    help="output folder, created if needed (default: demo_out)")
     p.add_argument("--fast", action="store_true",
-                   help="train less and use fewer images (about 25 s instead of 40 s)")
+                   help="train less, use fewer images and cheaper metric settings (about "
+                   "35 s instead of 55 s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(run=demo.run, parser=p)
@@ -208,13 +213,52 @@ def _add_sanity(sub) -> None:
     p.set_defaults(run=sanity.run, parser=p)
 
 
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser(
+        command_name(evaluate), help="compare methods with faithfulness, robustness, "
+        "complexity and randomization metrics",
+        description="Evaluates attribution methods on a saved model and data in an .npz file "
+        "with arrays x (preprocessed images) and y (integer labels), as vis.evaluate does: one "
+        "row per method, one column per metric (the mean over the images), the random "
+        "control for reference. Writes evaluation.md (the table, also printed), evaluation.png "
+        "(curves and ranks) and evaluation.json (every number).",
+    )
+    p.add_argument("model", metavar="MODEL", help="a .keras model file")
+    p.add_argument("data", metavar="DATA.npz", help="an .npz file with arrays x and y")
+    p.add_argument("--methods", dest="methods", type=method_list, action="append",
+                   default=None, metavar="NAME[,NAME...]",
+                   help="comma-separated method names or aliases (the option can be "
+                   "repeated); `vis methods` lists them (default: vis.evaluate's, every "
+                   "gradient, CAM and propagation method and the random control)")
+    p.add_argument("--metrics", dest="metrics", type=metric_specs, action="append",
+                   default=None, metavar="NAME[:KEY=VALUE,...][,NAME...]",
+                   help="comma-separated metric names, each with optional options, e.g. "
+                   "deletion:steps=50,baseline=blur,sparseness (the option can be repeated; "
+                   "values are ints, floats, true/false, none or text); default: "
+                   "vis.evaluate's: deletion, insertion, pixel_flipping, "
+                   "faithfulness_correlation, infidelity, max_sensitivity, avg_sensitivity, "
+                   "sparseness, complexity, model_randomization")
+    p.add_argument("--fit-data", default=None, metavar="DATA.npz",
+                   help="an .npz file with an array x of preprocessed training images, on "
+                   "which methods that learn from data (e.g. patternnet) are fitted (default: "
+                   "the images of DATA)")
+    p.add_argument("--n", type=positive_int, default=32,
+                   help="number of images used, the first N of DATA (default: 32)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the metrics' noise and the methods' (default: 0)")
+    p.add_argument("--out", default="evaluation_out", metavar="DIR",
+                   help="output folder, created if needed (default: evaluation_out)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(run=evaluate.run, parser=p)
+
+
 def _add_methods(sub) -> None:
     p = sub.add_parser(
         command_name(methods), help="list the registered attribution methods",
         description="Lists every registered attribution method (the built-in ones and those "
         "registered by --import modules): name, aliases, family, whether its maps are signed, "
         "and what the map is. Every name and alias works as --method of vis saliency, vis cam "
-        "and vis sanity.",
+        "and vis sanity, and in --methods of vis evaluate.",
     )
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")
     p.set_defaults(run=methods.run, parser=p)

@@ -6,6 +6,12 @@ which packs the copies of all inputs into large compiled calls of `vis.engine` (
 copies each, chosen from the input size when not given), shows a progress bar when the work is
 long, and returns each input's scores. Perturbing one input of a multi-input model is the
 `input_index` of the evaluator: the other inputs are repeated alongside the perturbed one.
+
+Multi-input models: a method perturbs the inputs that `input=` names (`select_inputs`; by
+default every input it can perturb), each one separately while the others keep their values,
+and returns one map per model input, `None` for an input it did not perturb (no attribution,
+which is not the same as an attribution of zero). Options may differ per input
+(`per_input_option`).
 """
 
 from __future__ import annotations
@@ -18,12 +24,14 @@ import keras
 import numpy as np
 
 from vis import engine
+from vis.inputs import input_specs
 from vis.methods._targets import target_score
 from vis.utils.model import model_channel_axis
 
-__all__ = ["Evaluator", "resolve_baseline", "resolve_input", "spatial_axes", "positive_int",
-           "check_seed", "check_verbose", "default_batch_size", "bilinear_matrix",
-           "BATCH_BYTES", "MAX_BATCH", "PROGRESS_SECONDS"]
+__all__ = ["Evaluator", "resolve_baseline", "resolve_input", "select_inputs", "per_input_option",
+           "as_inputs", "map_dtype", "not_an_image", "spatial_axes", "positive_int", "check_seed",
+           "check_verbose", "default_batch_size", "bilinear_matrix", "BATCH_BYTES", "MAX_BATCH",
+           "PROGRESS_SECONDS"]
 
 # Perturbed inputs per compiled call: about this many bytes of them, at most MAX_BATCH.
 BATCH_BYTES = 64 * 2**20
@@ -77,8 +85,7 @@ def resolve_input(model: keras.Model, input_id) -> int:
 
     Args:
         model: The user's model.
-        input_id: `None` (the model's only input; for multi-input models, every image input),
-            an index into `model.inputs`, or an input's name.
+        input_id: `None` (input 0), an index into `model.inputs`, or an input's name.
 
     Returns:
         The index.
@@ -87,8 +94,8 @@ def resolve_input(model: keras.Model, input_id) -> int:
         ValueError: For an unknown index or name.
         TypeError: For another type.
     """
-    inputs = list(model.inputs)
-    names = [getattr(t, "name", None) for t in inputs]
+    inputs = input_specs(model)
+    names = [spec.name for spec in inputs]
     if input_id is None:
         return 0
     if isinstance(input_id, str):
@@ -102,6 +109,137 @@ def resolve_input(model: keras.Model, input_id) -> int:
         raise ValueError(f"`input`={input_id} is out of range: the model has {len(inputs)} "
                          "input(s).")
     return int(input_id) % len(inputs)
+
+
+def as_inputs(inputs) -> tuple[list[np.ndarray], bool]:
+    """The batches of a method's `inputs` as a list, and whether the model has several inputs.
+
+    Example:
+        >>> xs, multi = as_inputs([images, table])
+        >>> len(xs), multi
+        (2, True)
+    """
+    if isinstance(inputs, (list, tuple)):
+        return [np.asarray(a) for a in inputs], True
+    return [np.asarray(inputs)], False
+
+
+def not_an_image(x: np.ndarray) -> str | None:
+    """Why a batch is not images `(N, H, W, C)` for the image-only methods, or `None`."""
+    if x.ndim != 4:
+        return f"has shape {x.shape[1:]} per sample, not an image (H, W, C)"
+    return None
+
+
+def map_dtype(x: np.ndarray) -> np.dtype:
+    """The dtype of the maps of input `x`: its own float dtype, float32 for integer inputs."""
+    return x.dtype if x.dtype.kind == "f" else np.dtype("float32")
+
+
+def _input_name(model: keras.Model, k: int) -> str:
+    name = getattr(model.inputs[k], "name", None)
+    return name or f"input_{k}"
+
+
+def select_inputs(model: keras.Model, xs: Sequence[np.ndarray], input_id, method: str,
+                  reason: Callable[[np.ndarray], str | None], one: bool = False) -> list[int]:
+    """The inputs a perturbation method perturbs (`input=`), checked.
+
+    A single-input model: input 0 (an `input` other than `None`, `0` or its name is refused by
+    `resolve_input`); the method checks the input itself. A multi-input model: the inputs named
+    by `input` (an index, a name, or a list or tuple of them), each of which the method must be
+    able to perturb; `None`: every input it can perturb.
+
+    Args:
+        model: The user's model.
+        xs: The batch of each input.
+        input_id: `input=`.
+        method: The method's name, for messages.
+        reason: `reason(x)`: why the method cannot perturb a batch `x` (e.g. "it has no spatial
+            axes"), or `None` when it can.
+        one: The method perturbs one input only (its single map refers to one input, e.g.
+            RISE, Score-CAM). Defaults to `False`.
+
+    Returns:
+        The sorted input indices.
+
+    Raises:
+        ValueError: An unknown input, an input the method cannot perturb, no input it can
+            perturb, or several inputs for a method that perturbs one (all naming `input`).
+        TypeError: An `input` of another type.
+
+    Example:
+        >>> select_inputs(model, [images, table], None, "occlusion", why_not)
+        [0]
+    """
+    if len(xs) == 1:
+        return [resolve_input(model, input_id)]
+    names = [_input_name(model, k) for k in range(len(xs))]
+    if input_id is None:
+        chosen = [k for k, xk in enumerate(xs) if reason(xk) is None]
+        if not chosen:
+            why = "; ".join(f"{names[k]!r} {reason(xk)}" for k, xk in enumerate(xs))
+            raise ValueError(f"`input`: {method} can perturb none of the model's inputs ({why}).")
+        if one and len(chosen) > 1:
+            raise ValueError(
+                f"`input`: {method} returns one map, of one input, and can perturb several of "
+                f"the model's inputs {[names[k] for k in chosen]}: choose one with `input=`."
+            )
+        return chosen
+    ids = list(input_id) if isinstance(input_id, (list, tuple)) else [input_id]
+    if not ids:
+        raise ValueError("`input` is an empty list; name the inputs to perturb.")
+    chosen = sorted({resolve_input(model, i) for i in ids})
+    if one and len(chosen) > 1:
+        raise ValueError(f"`input`: {method} returns one map, of one input; got "
+                         f"{[names[k] for k in chosen]}.")
+    for k in chosen:
+        why = reason(xs[k])
+        if why is not None:
+            raise ValueError(f"`input`={names[k]!r}: {method} cannot perturb this input: it "
+                             f"{why}.")
+    return chosen
+
+
+def per_input_option(model: keras.Model, value, param: str, default, n_inputs: int,
+                     sequences: bool = False) -> list:
+    """An option of a perturbation method as one value per model input.
+
+    A dict keyed by input names gives each input its own value (inputs it leaves out get
+    `default`); with `sequences`, so does a list or tuple with one entry per input (as the
+    `baseline=` of Integrated Gradients). Anything else applies to every input.
+
+    Args:
+        model: The user's model.
+        value: The option's value.
+        param: Its name, for messages.
+        default: The value of inputs a dict leaves out.
+        n_inputs: The number of model inputs.
+        sequences: Read a list or tuple of `n_inputs` entries as one per input. Defaults to
+            `False` (a tuple is one value, e.g. a window per spatial axis).
+
+    Returns:
+        A list of `n_inputs` values.
+
+    Raises:
+        ValueError: A dict with keys that are not input names.
+
+    Example:
+        >>> per_input_option(model, {"image": 3}, "window", None, 2)
+        [3, None]
+    """
+    if n_inputs == 1:
+        return [value]
+    names = [_input_name(model, k) for k in range(n_inputs)]
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(names), key=str)
+        if unknown:
+            raise ValueError(f"`{param}` has unknown keys {unknown}; the model's inputs are "
+                             f"{names}.")
+        return [value.get(name, default) for name in names]
+    if sequences and isinstance(value, (list, tuple)) and len(value) == n_inputs:
+        return list(value)
+    return [value] * n_inputs
 
 
 def spatial_axes(model: keras.Model, x: np.ndarray, method: str) -> tuple[int, ...]:

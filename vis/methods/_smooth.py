@@ -75,7 +75,8 @@ def smooth_maps(fn: Callable, x, noise_arrays: Callable, kind: str = "mean",
 
     Args:
         fn: `fn(noisy, idx) -> maps`: the maps of `noisy` (the draws of samples `idx`, sample by
-            sample), one per noisy sample (a list of arrays for a multi-input model).
+            sample), one per noisy sample (a list of arrays for a multi-input model; `None`
+            for an input the method does not attribute stays `None`).
         x: A validated batch `(N, ...)`, or a list of batches.
         noise_arrays: `i -> (S, ...)` noise draws of sample `i` (the same `S` for all), or a
             list of such arrays / `None`s.
@@ -112,14 +113,20 @@ def smooth_maps(fn: Callable, x, noise_arrays: Callable, kind: str = "mean",
             if noise[int(idx[0])][k] is None:
                 noisy.append(np.repeat(xk[idx], s, axis=0))
             else:
-                noisy.append(np.concatenate([xk[i] + noise[int(i)][k] for i in idx])
-                             .astype(xk.dtype))
+                values = np.concatenate([xk[i] + noise[int(i)][k] for i in idx])
+                if xk.dtype.kind in "iu":  # pixel values: stay in the dtype's range
+                    info = np.iinfo(xk.dtype)
+                    values = np.clip(values, info.min, info.max)
+                noisy.append(values.astype(xk.dtype))
         maps = fn(noisy if as_list else noisy[0], idx)
         returned_list = isinstance(maps, (list, tuple))
         maps = list(maps) if returned_list else [maps]
-        if outs is None:
-            outs = [np.empty((n,) + np.shape(m)[1:], dtype="float64") for m in maps]
+        if outs is None:  # None: an input the method does not attribute
+            outs = [None if m is None else np.empty((n,) + np.shape(m)[1:], dtype="float64")
+                    for m in maps]
         for out, m in zip(outs, maps):
+            if out is None:
+                continue
             m = np.asarray(m).reshape((len(idx), s) + np.shape(m)[1:]).astype("float64")
             if kind == "mean":
                 out[idx] = m.mean(axis=1)
@@ -131,18 +138,24 @@ def smooth_maps(fn: Callable, x, noise_arrays: Callable, kind: str = "mean",
     float_dtypes = [xk.dtype if xk.dtype.kind == "f" else np.dtype("float32") for xk in xs]
     if len(outs) != len(float_dtypes):
         float_dtypes = [float_dtypes[0]] * len(outs)
-    results = [out.astype(dtype) for out, dtype in zip(outs, float_dtypes)]
+    results = [None if out is None else out.astype(dtype)
+               for out, dtype in zip(outs, float_dtypes)]
     return results if returned_list else results[0]
 
 
-def gaussian_noise(x, samples: int, noise: float, seed) -> Callable:
+def gaussian_noise(x, samples: int, noise: float, seed, pixel_inputs=()) -> Callable:
     """SmoothGrad's noise: one seeded standard-normal draw, scaled by each sample's range.
 
     Args:
-        x: A batch, or a list of batches (one per input; integer inputs get no noise).
+        x: A batch, or a list of batches (one per input; integer inputs get no noise, except
+            those in `pixel_inputs`).
         samples: Draws per sample.
         noise: The noise level, a fraction of each sample's value range.
         seed: The seed.
+        pixel_inputs: Indices of integer inputs that hold pixel values (a uint8 image read
+            through a cast or `Rescaling`, see `vis.inputs.pixel_inputs`): their noise is
+            rounded to integers (and the noisy values clipped to the dtype's range). Defaults
+            to `()`.
 
     Returns:
         `i -> (samples, ...)`: sample `i`'s draws, `sigma_i = noise * (max(x_i) - min(x_i))`
@@ -151,16 +164,20 @@ def gaussian_noise(x, samples: int, noise: float, seed) -> Callable:
     xs, as_list = (list(x), True) if isinstance(x, list) else ([x], False)
     rng = np.random.default_rng(seed)
     scaled = []
-    for xk in xs:
-        if xk.dtype.kind != "f":
+    for k, xk in enumerate(xs):
+        pixels = xk.dtype.kind != "f" and k in pixel_inputs
+        if xk.dtype.kind != "f" and not pixels:
             scaled.append(None)
             continue
-        flat = xk.reshape(len(xk), -1)
+        flat = xk.reshape(len(xk), -1).astype("float64")
         sigmas = noise * (flat.max(axis=1) - flat.min(axis=1))
-        scaled.append((rng.standard_normal((samples,) + xk.shape[1:]), sigmas, xk.dtype))
+        scaled.append((rng.standard_normal((samples,) + xk.shape[1:]), sigmas,
+                       "float64" if pixels else xk.dtype, pixels))
 
     def noise_arrays(i: int):
-        out = [None if sc is None else (sc[0] * sc[1][i]).astype(sc[2]) for sc in scaled]
+        out = [None if sc is None else
+               (np.rint(sc[0] * sc[1][i]) if sc[3] else sc[0] * sc[1][i]).astype(sc[2])
+               for sc in scaled]
         return out if as_list else out[0]
 
     if not any(sc is not None for sc in scaled):
@@ -198,7 +215,10 @@ def noise_tunnel(method, model, x: np.ndarray, targets: np.ndarray, *, samples: 
     method = get(method)
     settings = check_smooth({"samples": samples, "noise": noise, "seed": seed, "kind": kind})
     per_call = batch_size if batch_size is not None else max(settings["samples"], 64)
-    noise_arrays = gaussian_noise(x, settings["samples"], settings["noise"], settings["seed"])
+    from vis.inputs import pixel_inputs
+
+    noise_arrays = gaussian_noise(x, settings["samples"], settings["noise"], settings["seed"],
+                                  pixel_inputs(model))
     s = settings["samples"]
 
     def fn(noisy, idx: np.ndarray):

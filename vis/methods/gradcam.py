@@ -15,9 +15,10 @@ import keras
 import numpy as np
 
 from vis import engine, grad_modifiers
+from vis.copies import DirectCopy
 from vis.methods._base import Method, register
 from vis.methods._targets import target_score
-from vis.utils.model import find_last_conv_layer, model_channel_axis
+from vis.utils.model import find_last_conv_layer, model_channel_axis, output_shape
 
 __all__ = ["raw", "grad_cam", "grad_cam_weights", "upsample", "feature_layer", "VARIANTS"]
 
@@ -28,9 +29,14 @@ def grad_cam_weights(grads: np.ndarray, activations: np.ndarray, method: str = "
                      spatial_axes: tuple = (1, 2)) -> np.ndarray:
     """Computes the per-channel weights `w_k` of Grad-CAM or Grad-CAM++.
 
-    Grad-CAM: `w_k = mean_ij g_kij`. Grad-CAM++: `w_k = sum_ij alpha_kij relu(g_kij)` with
-    `alpha = g^2 / (2 g^2 + sum_ij(A_k) g^3)` (`alpha = 0` where the denominator is 0). Computed
-    in float64 (`g^3` underflows in float16). The map is then `relu(sum_k w_k A_k)`.
+    Grad-CAM: `w_k = mean_ij g_kij`. Grad-CAM++ (the paper's reference code and tf-keras-vis):
+    `alpha_kij = g^2 / (2 g^2 + sum_ij(A_k) g^3)` (`alpha = 0` where the denominator is 0),
+    renormalized per channel, `alpha_kij / sum_ij alpha_kij` (a channel whose alphas sum to 0
+    keeps them), then `w_k = sum_ij alpha_kij relu(g_kij)`. The reference code's gradients are
+    those of `exp(S)`, i.e. `exp(S) g`: the factor `exp(S)` cancels in `alpha` and scales every
+    weight of a sample by the same positive number, so it is left out here (normalized maps are
+    unchanged; raw maps are those of tf-keras-vis divided by `exp(S)`). Computed in float64
+    (`g^3` underflows in float16). The map is then `relu(sum_k w_k A_k)`.
 
     Args:
         grads: Gradients of the score w.r.t. the feature maps, channels-last `(N, ..., K)`.
@@ -48,8 +54,8 @@ def grad_cam_weights(grads: np.ndarray, activations: np.ndarray, method: str = "
         >>> g, a = np.ones((1, 2, 2, 3)), np.ones((1, 2, 2, 3))
         >>> grad_cam_weights(g, a)
         array([[1., 1., 1.]])
-        >>> grad_cam_weights(g, a, "gradcam++")  # 4 positions x alpha = 1 / (2 + 4)
-        array([[0.66666667, 0.66666667, 0.66666667]])
+        >>> grad_cam_weights(g, a, "gradcam++")  # alphas 1/6 renormalized to 1/4, 4 positions
+        array([[1., 1., 1.]])
     """
     if method not in VARIANTS:
         raise ValueError(f"`variant` must be one of {list(VARIANTS)}, got {method!r}.")
@@ -62,6 +68,8 @@ def grad_cam_weights(grads: np.ndarray, activations: np.ndarray, method: str = "
     sum_a = activations.sum(axis=spatial_axes, keepdims=True)
     denom = 2.0 * g2 + sum_a * g3
     alpha = np.where(denom != 0, g2 / np.where(denom != 0, denom, 1.0), 0.0)
+    total = alpha.sum(axis=spatial_axes, keepdims=True)
+    alpha = alpha / np.where(total != 0, total, 1.0)
     return (alpha * np.maximum(grads, 0)).sum(axis=spatial_axes)
 
 
@@ -109,12 +117,14 @@ def cam_input(model, x, feature_rank: int) -> int:
     """Which input a CAM map is upsampled to: the one whose rank matches the feature maps.
 
     For a single-input model, input 0. For several inputs: the first input of the feature
-    maps' rank (an image input for 2-D convolutions), else input 0.
+    maps' rank (an image input for 2-D convolutions), else the first input one rank lower
+    (a grayscale image without a channel axis), else input 0.
     """
     xs = x if isinstance(x, list) else [x]
-    for k, xk in enumerate(xs):
-        if xk.ndim == feature_rank:
-            return k
+    for rank in (feature_rank, feature_rank - 1):
+        for k, xk in enumerate(xs):
+            if xk.ndim == rank:
+                return k
     return 0
 
 
@@ -131,7 +141,10 @@ def input_spatial_shape(model, x, feature_rank: int | None = None) -> tuple[int,
         The spatial shape: `(H, W)` for images, `(T,)` for sequences.
     """
     xs = x if isinstance(x, list) else [x]
-    xk = xs[cam_input(model, x, feature_rank) if feature_rank else 0]
+    k = cam_input(model, x, feature_rank) if feature_rank else 0
+    xk = xs[k]
+    if feature_rank and xk.ndim == feature_rank - 1:  # no channel axis: grayscale (N, H, W)
+        return tuple(xk.shape[1:])
     return tuple(xk.shape[2:] if model_channel_axis(model) == 1 else xk.shape[1:-1])
 
 
@@ -161,13 +174,15 @@ def feature_layer(model, output=-1, layer=None, *, param: str = "layer",
         ('conv2', -1)
     """
     copy = engine.get_copy(model, modifier)
+    if isinstance(copy, DirectCopy):
+        raise ValueError(copy.needs_layers(what))
     target_path, _ = copy.layer(output, output_param)
     if layer is None:
         layer_path = find_last_conv_layer(model, before=target_path)
     else:
         layer_path, _ = copy.layer(layer, param)
     found = copy.layers[layer_path]
-    shape = tuple(found.output.shape)
+    shape = output_shape(found)
     if len(shape) < 3:
         raise ValueError(
             f"`{param}`: layer {layer_path!r} has output shape {shape}; {what} needs a "

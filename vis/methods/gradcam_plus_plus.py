@@ -3,6 +3,7 @@
 Paper: "Grad-CAM++: Improved Visual Explanations for Deep Convolutional Networks",
 https://arxiv.org/abs/1710.11063. `w_k = sum_ij alpha_kij relu(g_kij)` with
 `alpha = g^2 / (2 g^2 + sum_ij(A_k) g^3)` (the closed form for an exponential score),
+renormalized per channel to sum to 1 as in the paper's reference code and tf-keras-vis,
 `cam = relu(sum_k w_k A_k)`, upsampled (see `vis.methods.gradcam.grad_cam_weights`).
 """
 

@@ -21,11 +21,15 @@ import numpy as np
 from vis.methods._base import Method, register
 from vis.methods._perturb import (
     Evaluator,
+    as_inputs,
     channel_axis_of,
     check_seed,
+    map_dtype,
+    not_an_image,
+    per_input_option,
     positive_int,
     resolve_baseline,
-    resolve_input,
+    select_inputs,
     spatial_axes,
 )
 from vis.methods._segments import coalition_inputs, resolve_segments, to_pixels
@@ -98,46 +102,64 @@ def solve_shapley(z: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarr
 
 def raw(model, inputs, targets, *, output=-1, segments="slic", n_segments: int = 50,
         baseline=0.0, samples: int = 1000, seed: int | None = 0, input=None,
-        batch_size: int | None = None, verbose: bool | None = None) -> np.ndarray:
+        batch_size: int | None = None, verbose: bool | None = None):
     """KernelSHAP maps: each pixel gets its segment's Shapley value, signed.
 
     Args:
         model: A Keras image model (never modified).
-        inputs: A validated batch of images `(N, H, W, C)`.
+        inputs: A validated batch of images `(N, H, W, C)`; for a multi-input model, a list of
+            batches.
         targets: One class / unit index per sample.
         output: The output layer whose (pre-softmax) score is explained. Defaults to `-1`.
         segments: `"slic"` (scikit-image SLIC superpixels of each image), or int labels
-            `(H, W)` (the same for every image) or `(N, H, W)`. Defaults to `"slic"`.
+            `(H, W)` (the same for every image) or `(N, H, W)`; for several image inputs, a
+            dict keyed by input name. Defaults to `"slic"`.
         n_segments: SLIC's target number of segments. Defaults to `50`.
         baseline: What replaces an absent segment: a number, an array (one image, the batch, or
-            one value per channel), `"mean"` (the image's per-channel mean) or `"blur"`.
-            Defaults to `0.0`.
+            one value per channel), `"mean"` (the image's per-channel mean) or `"blur"`; for
+            several inputs, also a list or a dict with one entry per input. Defaults to `0.0`.
         samples: Coalitions evaluated per image (all of them, exactly, when `2**M <= samples`).
             Defaults to `1000`.
         seed: The seed of the coalitions (the same draws for every image). Defaults to `0`.
-        input: The model input to perturb (an index or name). Defaults to `None` (the only
-            input).
+        input: The image input(s) whose segments are the features, each input separately
+            while the others keep their values (multi-input models): an index, a name, or a
+            list of them. Defaults to `None` (every image input).
         batch_size: Perturbed images per compiled call. Defaults to `None` (about 64 MB).
         verbose: Progress bar: `None` (when the work should take more than 2 s), `True` or
             `False`. Defaults to `None`.
 
     Returns:
-        Maps shaped like `inputs`; each sums over segments to `f(x) - f(baseline)`.
+        Maps shaped like `inputs`; each sums over segments to `f(x) - f(baseline)` (the
+        baseline replacing that input only). For a multi-input model, a list with one map per
+        input, `None` for the inputs not perturbed.
 
     Raises:
         ValueError: Bad segments, `samples < 2`, bad baseline or seed, inputs that are not
-            images.
+            images, or an `input` that is not an image.
 
     Example:
         >>> maps = raw(model, x, y, segments=np.arange(64).reshape(8, 8) // 16, samples=64)
     """
-    index = resolve_input(model, input)
     n_segments = positive_int(n_segments, "n_segments")
     if positive_int(samples, "samples") < 2:
         raise ValueError(f"`samples` must be at least 2 (the full and empty coalitions), got "
                          f"{samples!r}.")
     seed = check_seed(seed)
-    x = np.asarray(inputs)
+    xs, multi = as_inputs(inputs)
+    chosen = select_inputs(model, xs, input, "kernel_shap", not_an_image)
+    segs = per_input_option(model, segments, "segments", "slic", len(xs))
+    bases = per_input_option(model, baseline, "baseline", 0.0, len(xs), sequences=True)
+    maps: list = [None] * len(xs)
+    for k in chosen:
+        maps[k] = _kernel_shap(model, xs, k, targets, output, segs[k], n_segments, bases[k],
+                               samples, seed, batch_size, verbose)
+    return maps if multi else maps[0]
+
+
+def _kernel_shap(model, xs, index, targets, output, segments, n_segments, baseline, samples,
+                 seed, batch_size, verbose) -> np.ndarray:
+    """The KernelSHAP map of input `index` (the others held at their values)."""
+    x = xs[index]
     axes = spatial_axes(model, x, "kernel_shap")
     if len(axes) != 2:
         raise ValueError(f"kernel_shap explains images (N, H, W, C); got shape {x.shape}.")
@@ -146,13 +168,13 @@ def raw(model, inputs, targets, *, output=-1, segments="slic", n_segments: int =
     base = resolve_baseline(baseline, x, mean_axes=axes, blur_axes=axes)
     plans = [shapley_coalitions(int(lab.max()) + 1, samples, np.random.default_rng(seed))
              for lab in labels]
-    ev = Evaluator(model, x, targets, output=output, input_index=index, batch_size=batch_size,
-                   verbose=verbose, desc="kernel_shap")
+    ev = Evaluator(model, xs if len(xs) > 1 else x, targets, output=output, input_index=index,
+                   batch_size=batch_size, verbose=verbose, desc="kernel_shap")
     scores = ev.run([len(z) for z, _ in plans], lambda i, sl: coalition_inputs(
         x[i], base[i], labels[i], plans[i][0][sl], caxis))
     maps = [to_pixels(solve_shapley(z, y, w), lab, x.shape[1:], caxis)
             for (z, w), y, lab in zip(plans, scores, labels)]
-    return np.stack(maps).astype(x.dtype)
+    return np.stack(maps).astype(map_dtype(x))
 
 
 register(Method(

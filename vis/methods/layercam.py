@@ -15,8 +15,9 @@ import numpy as np
 
 from vis import engine
 from vis.methods._base import Method, register
+from vis.methods._perturb import map_dtype
 from vis.methods._targets import target_score
-from vis.methods.gradcam import feature_layer, input_spatial_shape
+from vis.methods.gradcam import cam_input, feature_layer, input_spatial_shape
 from vis.methods.gradcam import upsample as upsample_maps
 
 __all__ = ["raw", "layer_cam"]
@@ -53,7 +54,8 @@ def raw(model, inputs, targets, *, output=-1, layer=None, gamma: float = 2.0,
 
     Args:
         model: A Keras model with convolutional layers (never modified).
-        inputs: A validated batch of images.
+        inputs: A validated batch of images (a list of batches for a multi-input model: the
+            maps are upsampled to the input of the feature maps' rank, as Grad-CAM's).
         targets: One class / unit index per sample.
         output: The output layer whose (pre-softmax) score is explained. Defaults to `-1`.
         layer: A convolutional layer, or a list of them to fuse. Defaults to `None` (the last
@@ -86,20 +88,24 @@ def raw(model, inputs, targets, *, output=-1, layer=None, gamma: float = 2.0,
         raise ValueError("`upsample=False` needs one `layer`: the maps of several layers are "
                          "fused at the input's resolution.")
     losses = target_score(output, targets)
-    size = input_spatial_shape(model, inputs)
     cams = [layer_cam(model, losses, inputs, output=output, layer=one, batch_size=batch_size)
             for one in layers]
+    # a multi-input model: the maps refer to the input of the feature maps' rank (the image)
+    image = inputs[cam_input(model, inputs, cams[0].ndim + 1)] \
+        if isinstance(inputs, list) else inputs
+    dtype = map_dtype(np.asarray(image))
     if not upsample:
-        return cams[0].astype(inputs.dtype)
+        return cams[0].astype(dtype)
+    size = input_spatial_shape(model, inputs, cams[0].ndim + 1)
     cams = [upsample_maps(c.astype("float32"), size).astype("float64") for c in cams]
     if len(cams) == 1:
-        return cams[0].astype(inputs.dtype)
+        return cams[0].astype(dtype)
     fused = None
     for cam in cams:
         peak = cam.reshape(len(cam), -1).max(axis=1).reshape((-1,) + (1,) * (cam.ndim - 1))
         scaled = np.tanh(gamma * cam / np.where(peak > 0, peak, 1.0))
         fused = scaled if fused is None else np.maximum(fused, scaled)
-    return fused.astype(inputs.dtype)
+    return fused.astype(dtype)
 
 
 register(Method(

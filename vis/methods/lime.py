@@ -17,11 +17,15 @@ import numpy as np
 from vis.methods._base import Method, register
 from vis.methods._perturb import (
     Evaluator,
+    as_inputs,
     channel_axis_of,
     check_seed,
+    map_dtype,
+    not_an_image,
+    per_input_option,
     positive_int,
     resolve_baseline,
-    resolve_input,
+    select_inputs,
     spatial_axes,
 )
 from vis.methods._segments import coalition_inputs, resolve_segments, to_pixels
@@ -62,49 +66,67 @@ def _positive_number(value, name: str) -> float:
 def raw(model, inputs, targets, *, output=-1, segments="slic", n_segments: int = 50,
         baseline=0.0, samples: int = 1000, width: float = 0.25, alpha: float = 1.0,
         seed: int | None = 0, input=None, batch_size: int | None = None,
-        verbose: bool | None = None) -> np.ndarray:
+        verbose: bool | None = None):
     """LIME maps: each pixel gets its segment's coefficient in the local linear model, signed.
 
     Args:
         model: A Keras image model (never modified).
-        inputs: A validated batch of images `(N, H, W, C)`.
+        inputs: A validated batch of images `(N, H, W, C)`; for a multi-input model, a list of
+            batches.
         targets: One class / unit index per sample.
         output: The output layer whose (pre-softmax) score is explained. Defaults to `-1`.
         segments: `"slic"` (scikit-image SLIC superpixels of each image), or int labels
-            `(H, W)` (the same for every image) or `(N, H, W)`. Defaults to `"slic"`.
+            `(H, W)` (the same for every image) or `(N, H, W)`; for several image inputs, a
+            dict keyed by input name. Defaults to `"slic"`.
         n_segments: SLIC's target number of segments. Defaults to `50`.
-        baseline: What replaces an absent segment: a number, an array, `"mean"` or `"blur"`.
-            Defaults to `0.0`.
+        baseline: What replaces an absent segment: a number, an array, `"mean"` or `"blur"`;
+            for several inputs, also a list or a dict with one entry per input. Defaults to
+            `0.0`.
         samples: Coalitions evaluated per image. Defaults to `1000`.
         width: The kernel width on the cosine distance. Defaults to `0.25` (LIME's image
             explainer).
         alpha: The ridge penalty of `sklearn.linear_model.Ridge`. Defaults to `1.0`.
         seed: The seed of the coalitions (the same draws for every image). Defaults to `0`.
-        input: The model input to perturb (an index or name). Defaults to `None` (the only
-            input).
+        input: The image input(s) whose segments are the features, each input separately
+            while the others keep their values (multi-input models): an index, a name, or a
+            list of them. Defaults to `None` (every image input).
         batch_size: Perturbed images per compiled call. Defaults to `None` (about 64 MB).
         verbose: Progress bar: `None` (when the work should take more than 2 s), `True` or
             `False`. Defaults to `None`.
 
     Returns:
-        Maps shaped like `inputs`.
+        Maps shaped like `inputs`; for a multi-input model, a list with one map per input,
+        `None` for the inputs not perturbed.
 
     Raises:
-        ValueError: Bad segments, samples, width, alpha, baseline or seed, or inputs that are
-            not images.
+        ValueError: Bad segments, samples, width, alpha, baseline or seed, inputs that are
+            not images, or an `input` that is not an image.
 
     Example:
         >>> maps = raw(model, x, y, n_segments=16, samples=500)
     """
-    from sklearn.linear_model import Ridge
-
-    index = resolve_input(model, input)
     n_segments = positive_int(n_segments, "n_segments")
     samples = positive_int(samples, "samples")
     width = _positive_number(width, "width")
     alpha = _positive_number(alpha, "alpha")
     seed = check_seed(seed)
-    x = np.asarray(inputs)
+    xs, multi = as_inputs(inputs)
+    chosen = select_inputs(model, xs, input, "lime", not_an_image)
+    segs = per_input_option(model, segments, "segments", "slic", len(xs))
+    bases = per_input_option(model, baseline, "baseline", 0.0, len(xs), sequences=True)
+    maps: list = [None] * len(xs)
+    for k in chosen:
+        maps[k] = _lime(model, xs, k, targets, output, segs[k], n_segments, bases[k], samples,
+                        width, alpha, seed, batch_size, verbose)
+    return maps if multi else maps[0]
+
+
+def _lime(model, xs, index, targets, output, segments, n_segments, baseline, samples, width,
+          alpha, seed, batch_size, verbose) -> np.ndarray:
+    """The LIME map of input `index` (the others held at their values)."""
+    from sklearn.linear_model import Ridge
+
+    x = xs[index]
     axes = spatial_axes(model, x, "lime")
     if len(axes) != 2:
         raise ValueError(f"lime explains images (N, H, W, C); got shape {x.shape}.")
@@ -113,15 +135,15 @@ def raw(model, inputs, targets, *, output=-1, segments="slic", n_segments: int =
     base = resolve_baseline(baseline, x, mean_axes=axes, blur_axes=axes)
     plans = [lime_coalitions(int(lab.max()) + 1, samples, np.random.default_rng(seed))
              for lab in labels]
-    ev = Evaluator(model, x, targets, output=output, input_index=index, batch_size=batch_size,
-                   verbose=verbose, desc="lime")
+    ev = Evaluator(model, xs if len(xs) > 1 else x, targets, output=output, input_index=index,
+                   batch_size=batch_size, verbose=verbose, desc="lime")
     scores = ev.run([samples] * len(x), lambda i, sl: coalition_inputs(
         x[i], base[i], labels[i], plans[i][sl], caxis))
     maps = []
     for z, y, lab in zip(plans, scores, labels):
         fit = Ridge(alpha=alpha).fit(z, y, sample_weight=lime_weights(z, width))
         maps.append(to_pixels(fit.coef_, lab, x.shape[1:], caxis))
-    return np.stack(maps).astype(x.dtype)
+    return np.stack(maps).astype(map_dtype(x))
 
 
 register(Method(

@@ -19,12 +19,15 @@ import numpy as np
 from vis.methods._base import Method, register
 from vis.methods._perturb import (
     Evaluator,
+    as_inputs,
     bilinear_matrix,
     channel_axis_of,
     check_seed,
     expand_spatial,
+    map_dtype,
+    not_an_image,
     positive_int,
-    resolve_input,
+    select_inputs,
     spatial_axes,
 )
 
@@ -85,29 +88,33 @@ def raw(model, inputs, targets, *, output=-1, masks: int = 4000, cells: int = 7,
         cells: Cells per side of the random grid. Defaults to `7`.
         p: The probability of keeping a cell, in (0, 1]. Defaults to `0.5`.
         seed: The seed of the masks (the same for every image). Defaults to `0`.
-        input: The model input to perturb (an index or name). Defaults to `None` (the only
-            input).
+        input: The model input to mask (an index or name), for a model with several inputs.
+            Defaults to `None` (the model's image input; a model with several image inputs
+            needs `input=`).
         batch_size: Masked images per compiled call (it bounds the memory). Defaults to `None`
             (about 64 MB).
         verbose: Progress bar: `None` (when the work should take more than 2 s), `True` or
             `False`. Defaults to `None`.
 
     Returns:
-        Non-negative maps `(N, H, W)`: the expected probability of the target when a pixel is
-        kept.
+        Non-negative maps `(N, H, W)` of the masked image input: the expected probability of
+        the target when a pixel is kept (the other inputs of a multi-input model keep their
+        values).
 
     Raises:
-        ValueError: Bad `masks`, `cells`, `p` or `seed`, or inputs that are not images.
+        ValueError: Bad `masks`, `cells`, `p` or `seed`, inputs that are not images, or an
+            `input` that is not an image (or several image inputs and no `input`).
 
     Example:
         >>> maps = raw(model, x, y, masks=1000, cells=4, seed=0)
     """
-    index = resolve_input(model, input)
     masks = positive_int(masks, "masks")
     cells = positive_int(cells, "cells")
     p = _probability(p)
     seed = check_seed(seed)
-    x = np.asarray(inputs)
+    xs, _ = as_inputs(inputs)
+    index = select_inputs(model, xs, input, "rise", not_an_image, one=True)[0]
+    x = xs[index]
     axes = spatial_axes(model, x, "rise")
     if len(axes) != 2:
         raise ValueError(f"rise explains images (N, H, W, C); got inputs of shape {x.shape}.")
@@ -123,10 +130,10 @@ def raw(model, inputs, targets, *, output=-1, masks: int = 4000, cells: int = 7,
     def accumulate(i: int, sl: slice, probs: np.ndarray) -> None:
         maps[i] += np.tensordot(probs, pending.pop((i, sl.start)), axes=1)
 
-    ev = Evaluator(model, x, targets, output=output, probability=True, input_index=index,
-                   batch_size=batch_size, verbose=verbose, desc="rise")
+    ev = Evaluator(model, xs if len(xs) > 1 else x, targets, output=output, probability=True,
+                   input_index=index, batch_size=batch_size, verbose=verbose, desc="rise")
     ev.run([masks] * len(x), masked, accumulate)
-    return (maps / (masks * p)).astype(x.dtype)
+    return (maps / (masks * p)).astype(map_dtype(x))
 
 
 register(Method(

@@ -20,10 +20,13 @@ from vis import engine
 from vis.methods._base import Method, register
 from vis.methods._perturb import (
     Evaluator,
+    as_inputs,
     channel_axis_of,
     expand_spatial,
+    map_dtype,
+    not_an_image,
     positive_int,
-    resolve_input,
+    select_inputs,
     spatial_axes,
 )
 from vis.methods.gradcam import feature_layer
@@ -80,7 +83,8 @@ def raw(model, inputs, targets, *, output=-1, layer=None, max_channels: int | No
 
     Args:
         model: A Keras image model with a convolutional layer (never modified).
-        inputs: A validated batch of images `(N, H, W, C)`.
+        inputs: A validated batch of images `(N, H, W, C)` (a list of batches for a
+            multi-input model).
         targets: One class index per sample.
         output: The output layer whose probability weights the channels: the softmax of its
             pre-softmax scores (an output ending in a sigmoid: its value). Defaults to `-1`.
@@ -92,8 +96,9 @@ def raw(model, inputs, targets, *, output=-1, layer=None, max_channels: int | No
             `"mean"`.
         upsample: Upsample the maps to the input's spatial shape. Defaults to `True` (`False`:
             the layer's resolution).
-        input: The model input to perturb (an index or name). Defaults to `None` (the only
-            input).
+        input: The image input that the upsampled feature maps mask (an index or name), for a
+            model with several inputs (the others keep their values). Defaults to `None` (the
+            model's image input; a model with several image inputs needs `input=`).
         batch_size: Masked images per compiled call. Defaults to `None` (about 64 MB).
         verbose: Progress bar: `None` (when the work should take more than 2 s), `True` or
             `False`. Defaults to `None`.
@@ -103,13 +108,16 @@ def raw(model, inputs, targets, *, output=-1, layer=None, max_channels: int | No
 
     Raises:
         ValueError: Unknown or non-spatial layers, bad `max_channels` or `rank_by`, inputs
-            that are not images.
+            that are not images, or an `input` that is not an image (or several image inputs
+            and no `input`).
 
     Example:
         >>> cams = raw(model, x, y, layer="conv2", max_channels=16)
     """
-    index = resolve_input(model, input)
-    x = np.asarray(inputs)
+    xs, _ = as_inputs(inputs)
+    index = select_inputs(model, xs, input, "scorecam", not_an_image, one=True)[0]
+    x = xs[index]
+    feed = xs if len(xs) > 1 else x
     axes = spatial_axes(model, x, "scorecam")
     if len(axes) != 2:
         raise ValueError(f"scorecam explains images (N, H, W, C); got inputs of shape {x.shape}.")
@@ -118,7 +126,7 @@ def raw(model, inputs, targets, *, output=-1, layer=None, max_channels: int | No
     if not isinstance(upsample, (bool, np.bool_)):
         raise TypeError(f"`upsample` must be True or False, got {upsample!r}.")
     path, layer_caxis = feature_layer(model, output, layer, what="Score-CAM")
-    acts = engine.activations(model, x, path, batch_size=batch_size)
+    acts = engine.activations(model, feed, path, batch_size=batch_size)
     if layer_caxis == 1:
         acts = np.moveaxis(acts, 1, -1)
     if acts.ndim != 4:
@@ -142,7 +150,7 @@ def raw(model, inputs, targets, *, output=-1, layer=None, max_channels: int | No
         masks = normalized_masks(np.moveaxis(acts[i][..., picked], -1, 0), size)
         return x[i] * expand_spatial(masks.astype(x.dtype), x, caxis)
 
-    ev = Evaluator(model, x, targets, output=output, probability=True, input_index=index,
+    ev = Evaluator(model, feed, targets, output=output, probability=True, input_index=index,
                    batch_size=batch_size, verbose=verbose, desc="scorecam")
     alpha = np.zeros((n, channels))
     for i, scores in enumerate(ev.run([len(u[0]) for u in unique], masked)):
@@ -154,7 +162,7 @@ def raw(model, inputs, targets, *, output=-1, layer=None, max_channels: int | No
         for i in dead:
             alpha[i, chosen[i][constant[i, chosen[i]]]] = zero[i][0]
     cams = np.maximum(np.einsum("nhwk,nk->nhw", acts.astype("float64"), alpha), 0.0)
-    cams = cams.astype(x.dtype)
+    cams = cams.astype(map_dtype(x))
     return upsample_maps(cams, size) if upsample else cams
 
 

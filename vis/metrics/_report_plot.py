@@ -67,8 +67,7 @@ def _plot_heatmap(ax, report) -> None:
             ran = len(report.ranking(k))
             if ranks[m][k] is not None:
                 grid[i, j] = (ranks[m][k] - 1) / max(1, ran - 1)
-    cmap = matplotlib.colormaps["RdYlGn_r"].copy()
-    cmap.set_bad("lightgrey")
+    cmap = matplotlib.colormaps["RdYlGn_r"].with_extremes(bad="lightgrey")
     ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0, vmax=1, aspect="auto")
     for i, m in enumerate(methods):
         for j, k in enumerate(metrics):

@@ -505,7 +505,10 @@ class ParameterSaliency:
             `self`, with `mean_`, `std_` and `n_samples_` set.
 
         Raises:
-            ValueError: If the file's columns differ from this object's `filters`.
+            FileNotFoundError: If there is no such file.
+            ValueError: If the file is not one `save` wrote (a missing key), its columns differ
+                from this object's `filters`, or `mean` / `std` / `n_samples` have the wrong
+                length or type, NaN / inf values, or negative deviations.
 
         Example:
             >>> psal = ParameterSaliency(model).load("pss_stats.npz")
@@ -513,7 +516,21 @@ class ParameterSaliency:
         path = os.fspath(path)
         if not os.path.exists(path) and os.path.exists(path + ".npz"):
             path = path + ".npz"  # `save` (NumPy) appended the suffix
-        with np.load(path, allow_pickle=False) as data:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"No statistics file {path!r} (nor {path + '.npz'!r}).")
+        try:
+            archive = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path!r} is not a file written by ParameterSaliency.save ({exc}).") \
+                from None
+        with archive as data:
+            keys = ("layer", "index", "granularity", "mean", "std", "n_samples")
+            missing = [k for k in keys if k not in data.files]
+            if missing:
+                raise ValueError(
+                    f"{path!r} is not a file written by ParameterSaliency.save: missing "
+                    f"{missing}."
+                )
             filters = list(zip(data["layer"].tolist(), data["index"].tolist()))
             if filters != self.filters or str(data["granularity"]) != self.granularity:
                 raise ValueError(
@@ -522,7 +539,21 @@ class ParameterSaliency:
                     f"this ParameterSaliency has {len(self.filters)} {self.granularity} columns "
                     f"of {sorted({name for name, _ in self.filters})!r}."
                 )
-            self.mean_ = data["mean"].astype(np.float64)
-            self.std_ = data["std"].astype(np.float64)
+            mean, std = data["mean"], data["std"]
+            for name, arr in (("mean", mean), ("std", std)):
+                if arr.shape != (len(self.filters),) or arr.dtype.kind not in "fiu":
+                    raise ValueError(
+                        f"{path!r}: `{name}` has shape {arr.shape} and dtype {arr.dtype}; "
+                        f"expected {len(self.filters)} numbers, one per column."
+                    )
+                if not np.all(np.isfinite(arr)):
+                    raise ValueError(f"{path!r}: `{name}` contains NaN or inf values.")
+            if np.any(std < 0):
+                raise ValueError(f"{path!r}: `std` has negative values.")
+            n = data["n_samples"]
+            if n.shape != () or n.dtype.kind not in "iu" or int(n) < 1:
+                raise ValueError(f"{path!r}: `n_samples` must be a positive int, got {n!r}.")
+            self.mean_ = mean.astype(np.float64)
+            self.std_ = std.astype(np.float64)
             self.n_samples_ = int(data["n_samples"])
         return self

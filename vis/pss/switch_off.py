@@ -41,6 +41,11 @@ def _resolve(model, filters, bias: bool) -> list[tuple[object, tuple]]:
             raise ValueError(
                 f"No convolution or Dense kernel named {name!r}; known kernels: {sorted(specs)!r}."
             )
+        if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
+            raise ValueError(
+                f"`filters`: the filter index of {name!r} must be an int, got {index!r} "
+                f"({type(index).__name__})."
+            )
         index = int(index)
         if not 0 <= index < spec.n_filters:
             raise ValueError(

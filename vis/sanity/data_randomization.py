@@ -156,6 +156,12 @@ def data_randomization_test(
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"`epochs` must be a positive int, got {epochs!r}.")
+    if isinstance(build_model, keras.Model):
+        raise TypeError(
+            "`build_model` must be a function that builds a *new* model (it is called twice, "
+            "and each model is trained), got the model itself; pass e.g. "
+            "`lambda: keras.models.clone_model(model)`."
+        )
     if not callable(build_model):
         raise TypeError(f"`build_model` must be a callable returning a keras.Model, got "
                         f"{type(build_model).__name__}.")

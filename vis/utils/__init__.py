@@ -1,5 +1,5 @@
 """Utilities: layer look-up, image helpers, plotting (images, tokens, series, features), safe file
-loading, the bundled digits data.
+loading, the bundled digits data. `vis.utils.utils` is keras-vis' `vis.utils.utils` module.
 
 The names below are imported on first access (PEP 562 module `__getattr__`), so that importing a
 light submodule such as `vis.utils.io` does not import Keras and TensorFlow.
@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from vis.utils.image import normalize, overlay
+    from vis.utils.image import normalize, overlay, overlay_heatmap
     from vis.utils.model import (
         find_last_conv_layer,
         find_layer_idx,
@@ -28,6 +28,7 @@ _LAZY = {
     "resolve_layer": "vis.utils.model",
     "normalize": "vis.utils.image",
     "overlay": "vis.utils.image",
+    "overlay_heatmap": "vis.utils.image",
     "plot_maps": "vis.utils.plotting",
     "show_grid": "vis.utils.plotting",
     "plot_tokens": "vis.utils.plot_sequences",
@@ -42,6 +43,7 @@ __all__ = [
     "iter_layers",
     "normalize",
     "overlay",
+    "overlay_heatmap",
     "plot_features",
     "plot_maps",
     "plot_series",

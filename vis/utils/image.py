@@ -1,10 +1,14 @@
-"""Image helpers: per-map normalization, channel reduction, heat-map overlays."""
+"""Image helpers: per-map normalization, channel reduction, overlays.
+
+`overlay(array1, array2, alpha)` is keras-vis' blend of two images of the same shape;
+`overlay_heatmap(image, heatmap, alpha, cmap)` colors a heat map and blends it over an image.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["normalize", "reduce_channels", "overlay", "to_rgb"]
+__all__ = ["normalize", "reduce_channels", "overlay", "overlay_heatmap", "to_rgb"]
 
 
 def normalize(array: np.ndarray, batch: bool = False) -> np.ndarray:
@@ -93,8 +97,50 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
     return normalize(img[..., :3])
 
 
-def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
-    """Blends a heat map over an image.
+def overlay(array1: np.ndarray, array2: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """Blends `array1` over `array2` with weight `alpha` (keras-vis' `overlay`).
+
+    `array1 * alpha + array2 * (1 - alpha)`, cast to `array1`'s dtype: two uint8 images give a
+    uint8 image (truncated, as keras-vis does). To color a heat map and blend it over an image
+    of any range, use `overlay_heatmap`.
+
+    Args:
+        array1: The first image (e.g. a jet-colored heat map, uint8).
+        array2: The second image, of the same shape.
+        alpha: The weight of `array1`, in [0, 1]: `0` gives `array2`, `1` gives `array1`.
+            Defaults to `0.5`.
+
+    Returns:
+        The blend, of `array1`'s shape and dtype.
+
+    Raises:
+        ValueError: If `alpha` is outside [0, 1] or the shapes differ.
+
+    Example:
+        >>> a = np.full((2, 2, 3), 200, "uint8")
+        >>> b = np.zeros((2, 2, 3), "uint8")
+        >>> overlay(a, b, alpha=0.5)[0, 0]
+        array([100, 100, 100], dtype=uint8)
+    """
+    a1, a2 = np.asarray(array1), np.asarray(array2)
+    try:
+        weight = float(alpha)
+    except (TypeError, ValueError):
+        weight = float("nan")
+    if isinstance(alpha, (bool, np.bool_)) or not 0.0 <= weight <= 1.0:
+        raise ValueError(f"`alpha` must be in [0, 1], got {alpha!r}.")
+    if a1.shape != a2.shape:
+        raise ValueError(
+            f"`array1` and `array2` must have the same shape, got {a1.shape} and {a2.shape}."
+        )
+    return (a1 * weight + a2 * (1.0 - weight)).astype(a1.dtype)
+
+
+def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.5,
+                    cmap: str = "jet") -> np.ndarray:
+    """Colors a heat map and blends it over an image (any value ranges).
+
+    What `overlay` was before vis followed keras-vis' `overlay(array1, array2, alpha)`.
 
     Args:
         image: `(H, W)`, `(H, W, 1)` or `(H, W, 3)` image, any value range (it is min-max scaled).
@@ -111,7 +157,7 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.5, cmap: st
     Example:
         >>> from vis.visualization import visualize_saliency
         >>> heat = visualize_saliency(model, -1, 3, x[0])
-        >>> overlay(x[0], heat, alpha=0.4).shape
+        >>> overlay_heatmap(x[0], heat, alpha=0.4).shape
         (8, 8, 3)
     """
     import matplotlib

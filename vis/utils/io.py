@@ -366,11 +366,40 @@ def check_model_file(path: str | os.PathLike) -> str:
     return path
 
 
+SAFE_KERAS = (3, 11)  # the first release without a published safe_mode bypass
+
+
+def check_keras_version(version: str) -> None:
+    """Refuses to load model files with a Keras whose `safe_mode` has published bypasses.
+
+    Args:
+        version: `keras.__version__`.
+
+    Raises:
+        ValueError: For a version older than `SAFE_KERAS` (3.11).
+
+    Example:
+        >>> check_keras_version("3.11.0")
+    """
+    parts = []
+    for piece in str(version).split(".")[:2]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    if tuple(parts) < SAFE_KERAS:
+        raise ValueError(
+            f"Keras {version} has published safe_mode bypasses (CVE-2025-1550, CVE-2025-9906): "
+            "vis loads model files only with Keras >= 3.11 (pip install -U 'keras>=3.11')."
+        )
+
+
 def load_model(path: str | os.PathLike):
     """Loads a saved Keras model safely: `safe_mode=True`, `compile=False`.
 
     `safe_mode=True` refuses files that would run arbitrary code while loading (`Lambda` layers
-    serialized as bytecode); the model is not compiled (explaining needs no optimizer).
+    serialized as bytecode, functions of arbitrary modules); the model is not compiled
+    (explaining needs no optimizer). Keras releases before 3.11 had published `safe_mode`
+    bypasses (CVE-2025-1550, fixed in 3.9; CVE-2025-9906, fixed in 3.11): with them, files are
+    refused.
 
     Args:
         path: A `.keras` file written by `model.save("model.keras")`.
@@ -380,7 +409,8 @@ def load_model(path: str | os.PathLike):
 
     Raises:
         FileNotFoundError: If `path` does not exist.
-        ValueError: If the file is not a `.keras` model or cannot be loaded safely.
+        ValueError: If the file is not a `.keras` model or cannot be loaded safely, or the
+            installed Keras is older than 3.11.
 
     Example:
         >>> model = load_model("model.keras")  # doctest: +SKIP
@@ -388,6 +418,7 @@ def load_model(path: str | os.PathLike):
     path = check_model_file(path)
     import keras
 
+    check_keras_version(keras.__version__)
     try:
         model = keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as err:  # Keras raises many types here; all mean "cannot load this file".

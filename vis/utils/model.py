@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -179,10 +180,24 @@ def output_shape(layer: keras.layers.Layer) -> tuple:
         >>> output_shape(model.get_layer("conv1"))
         (None, 8, 8, 16)
     """
-    out = layer.output
+    try:
+        out = layer.output
+    except AttributeError:  # a layer of a subclassed model: the shape its copy recorded
+        if layer in _TRACED_SHAPES:
+            return _TRACED_SHAPES[layer]
+        raise
     if isinstance(out, (list, tuple)):
         out = out[0]
     return tuple(out.shape)
+
+
+_TRACED_SHAPES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def record_shape(layer: keras.layers.Layer, shape: tuple) -> None:
+    """Remembers the output shape of a layer that has no symbolic output (subclassed models),
+    for `output_shape` (weakly: the layer is not kept alive, nor modified)."""
+    _TRACED_SHAPES[layer] = tuple(shape)
 
 
 def layer_at(model: keras.Model, path: str) -> keras.layers.Layer:
@@ -232,13 +247,33 @@ def find_layer_idx(model: keras.Model, layer_name: str) -> int:
     )
 
 
+def _is_convolution(layer: keras.layers.Layer) -> bool:
+    """A layer with a kernel sliding over spatial axes (Conv1D/2D/3D, depthwise, separable,
+    transposed)."""
+    return (getattr(layer, "data_format", None) in ("channels_first", "channels_last")
+            and isinstance(getattr(layer, "kernel_size", None), (tuple, list)))
+
+
+def _safe_output_shape(layer: keras.layers.Layer) -> tuple | None:
+    try:
+        return tuple(output_shape(layer))
+    except (AttributeError, ValueError, TypeError):
+        return None
+
+
 def find_last_conv_layer(model: keras.Model, before: str | None = None,
                          param: str = "layer") -> str:
-    """Path of the last layer with a spatial feature map, e.g. the last conv (or its ReLU).
+    """Path of the default Grad-CAM layer: the last convolution, or the last layer after it
+    that keeps its output shape.
 
-    Candidates have a rank >= 3 output (batch included) and are not pooling layers, so that
-    `conv -> max-pool -> flatten` picks the convolution, and MobileNetV2's `Conv_1 -> BN ->
-    ReLU(6.)` picks the final ReLU.
+    The rule: find the last convolution-like layer (a kernel over spatial axes: `Conv1D`,
+    `Conv2D`, `Conv3D`, depthwise, separable and transposed convolutions) before `before`,
+    then walk forward through the layers that follow it while each has the same output shape
+    (BatchNormalization, activations, Dropout, an `Add` of a residual block, ...), and pick the
+    last of them. A pooling layer, a `Flatten` or anything else that changes the shape ends the
+    walk. So `conv -> max-pool -> Dropout -> flatten` picks the convolution, and MobileNetV2's
+    `Conv_1 -> BN -> ReLU(6.)` picks the final ReLU. A model without a convolution falls back
+    to the last layer with a spatial (rank >= 3) output that is not a pooling layer.
 
     Args:
         model: A Keras model.
@@ -258,19 +293,26 @@ def find_last_conv_layer(model: keras.Model, before: str | None = None,
         >>> find_last_conv_layer(model, before="conv2")
         'conv1'
     """
-    found = None
+    candidates = []  # (path, layer, output shape) in model order, nested models flattened
     for path, layer in iter_layers(model):
         if path == before:
             break
-        if isinstance(layer, keras.Model):
+        if isinstance(layer, (keras.Model, keras.layers.InputLayer)):
             continue
-        if isinstance(layer, keras.layers.InputLayer) or "Pooling" in type(layer).__name__:
-            continue
-        try:
-            rank = len(output_shape(layer))
-        except (AttributeError, ValueError):
-            rank = None
-        if rank is not None and rank >= 3:
+        candidates.append((path, layer, _safe_output_shape(layer)))
+    last_conv = max((i for i, (_, layer, shape) in enumerate(candidates)
+                     if _is_convolution(layer) and shape is not None and len(shape) >= 3),
+                    default=None)
+    if last_conv is not None:
+        found, shape = candidates[last_conv][0], candidates[last_conv][2]
+        for path, layer, out in candidates[last_conv + 1:]:
+            if out != shape or "Pooling" in type(layer).__name__:
+                break
+            found = path
+        return found
+    found = None
+    for path, layer, shape in candidates:
+        if "Pooling" not in type(layer).__name__ and shape is not None and len(shape) >= 3:
             found = path
     if found is None:
         raise ValueError(
@@ -474,12 +516,16 @@ def clone_with_pairs(
         pairs.append((layer, new))
         return new
 
+    if is_subclassed(model):
+        if clone_function is not None or call_function is not None:
+            raise _copy_error(model, TypeError("a subclassed model cannot be transformed"))
+        return _clone_subclassed(model)
     try:
         clone = keras.models.clone_model(model, clone_function=recording,
                                          call_function=call_function, recursive=True)
     except _SharedLayer:
         raise
-    except Exception as exc:  # subclassed models and exotic layers
+    except Exception as exc:  # exotic layers
         raise _copy_error(model, exc) from exc
     covered = {id(w) for original, _ in pairs for w in getattr(original, "weights", [])}
     missing = [w.path for w in model.weights if id(w) not in covered]
@@ -490,15 +536,54 @@ def clone_with_pairs(
     return clone, pairs
 
 
+def is_subclassed(model: keras.Model) -> bool:
+    """Whether `model` is a subclassed `keras.Model` (not Sequential or Functional).
+
+    Example:
+        >>> is_subclassed(model)
+        False
+    """
+    if isinstance(model, keras.Sequential):
+        return False
+    try:
+        return not model.inputs
+    except (AttributeError, ValueError):
+        return True
+
+
+def _clone_subclassed(model: keras.Model) -> tuple[keras.Model, list[tuple[Any, Any]]]:
+    """A subclassed model re-created from its config, built, paired with the original whole.
+
+    Works for the Keras idiom of models whose `__init__` takes its config (`**kwargs`, or a
+    `get_config` override); the copy's variables must line up with the original's, one by one.
+    """
+    try:
+        clone = model.__class__.from_config(model.get_config())
+        shape = (model.get_build_config() or {}).get("input_shape")
+        if not isinstance(shape, (list, tuple)) or not shape or isinstance(shape[0], (list, dict)):
+            raise TypeError("the model's input shape is unknown")
+        dtype = (model.inputs[0].dtype if getattr(model, "inputs", None) else "float32")
+        clone(np.zeros((1,) + tuple(d or 1 for d in shape[1:]), dtype=dtype))
+    except Exception as exc:
+        raise _copy_error(model, exc) from exc
+    mine, theirs = clone.weights, model.weights
+    if [tuple(v.shape) for v in mine] != [tuple(v.shape) for v in theirs]:
+        raise _copy_error(model, TypeError("its re-created copy has other weights"))
+    return clone, [(model, clone)]
+
+
 class _SharedLayer(ValueError):
     """A `clone_function` returned the layer it was given."""
 
 
 def _copy_error(model: keras.Model, exc: Exception) -> TypeError:
+    reason = " ".join(str(exc).split("Example:")[0].split()) or type(exc).__name__
     return TypeError(
-        f"Cannot copy model {model.name!r} ({type(model).__name__}): {exc}. vis works on a "
-        "copy of Sequential and Functional models (nested ones too); rebuild subclassed "
-        "models with the Functional API."
+        f"Cannot copy model {model.name!r} ({type(model).__name__}): {reason}. vis works on a "
+        "copy of Sequential and Functional models (nested ones too), and of subclassed models "
+        "that can be re-created from their config (an `__init__(self, ..., **kwargs)` passing "
+        "`**kwargs` to `super().__init__`, or a `get_config` override); otherwise rebuild the "
+        "model with the Functional API."
     )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from vis.utils.image import normalize, overlay, to_rgb
+from vis.utils.image import normalize, overlay_heatmap, to_rgb
 
 __all__ = ["plot_maps", "show_grid"]
 
@@ -117,7 +117,7 @@ def plot_maps(
             if alpha is None:
                 axes[i, j].imshow(normalize(heat), cmap=cmap, vmin=0, vmax=1)
             else:
-                axes[i, j].imshow(overlay(images[i], heat, alpha=alpha, cmap=cmap))
+                axes[i, j].imshow(overlay_heatmap(images[i], heat, alpha=alpha, cmap=cmap))
             if i == 0:
                 axes[i, j].set_title(name, fontsize=9)
     if n:

@@ -1,212 +1,326 @@
-"""Activation maximization: synthesize an input that maximizes a class or a filter.
+"""Activation maximization, keras-vis' algorithm: synthesize an input that maximizes a unit.
 
-Erhan et al. 2009; Simonyan et al. 2014 (https://arxiv.org/abs/1312.6034); keras-vis's
-`visualize_activation`. Projected gradient ascent (Adam) on
-`score(x) - w_tv * TV(u) - w_lp * Lp(u)`, where `u = (x - low) / (high - low)` lives in [0, 1]
-and `x` is clipped to `input_range` after every step (no re-standardization afterwards). The
-score is the (spatially averaged) activation of `filter_indices` of the layer, on pre-softmax
-logits for softmax layers. Written in `keras.ops` and the backend seam (`vis.backend`): the same
-on TensorFlow, JAX and PyTorch.
+Erhan et al. 2009; Simonyan et al. 2014 (https://arxiv.org/abs/1312.6034); keras-vis'
+`visualize_activation` and its `Optimizer`, step for step:
+
+1. Losses (keras-vis' convention, to *minimize*): `act_max_weight * ActivationMaximization`
+   (the negated mean activation of `filter_indices`), `lp_norm_weight * LPNorm(p=6)` and
+   `tv_weight * TotalVariation(beta=2)` of the input (see `vis.regularizers`).
+2. Start: `seed_input`, or uniform noise standardized to mean `mean(input_range)` and standard
+   deviation `0.05 * (high - low)` (keras-vis' `random_array`).
+3. Each of `max_iter` steps: the input modifiers' `pre`; the gradient `g` of the weighted loss
+   sum, normalized by its root mean square (`g / (sqrt(mean(g^2)) + 1e-7)`); the
+   `grad_modifier`; the callbacks; an RMSprop step `x -= lr * g / sqrt(cache + 1e-7)` with
+   `cache = 0.95 cache + 0.05 g^2`; the modifiers' `post` (reverse order). The input with the
+   lowest loss is kept.
+4. Result: keras-vis' `deprocess_input(best, input_range)` (standardized to std 0.1 around the
+   middle of the range and clipped); an integer `input_range` gives uint8.
+
+A batch of seeds is optimized sample by sample (each with its own gradient normalization and
+best input), i.e. as keras-vis did for each image.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 
 import keras
 import numpy as np
 
-from vis import backend as _backend
-from vis import engine
-from vis.losses import ActivationMaximization
-from vis.utils.model import model_channel_axis
-from vis.visualization.smoothgrad import _check_positive_int
+from vis import engine, grad_modifiers
+from vis import inputs as _inputs
+from vis.callbacks import Print
+from vis.losses import ActivationMaximization, Loss
+from vis.regularizers import InputRegularizer, LPNorm, TotalVariation
+from vis.utils import checks
+from vis.utils.model import input_channel_axis
+from vis.utils.utils import deprocess_input
+from vis.visualization._keras_vis import as_model
 
-__all__ = ["visualize_activation", "total_variation", "lp_norm"]
+__all__ = ["visualize_activation", "visualize_activation_with_losses"]
+
+_EPS = 1e-7
+_OPTIMIZER_PARAMS = ("max_iter", "input_modifiers", "grad_modifier", "callbacks", "verbose",
+                     "lr", "seed")
 
 
-def total_variation(u, beta: float = 2.0):
-    """Per-sample total variation: `sum_axis mean(|diff(u, axis)|^beta)` over the spatial axes.
+def _check_range(input_range) -> tuple:
+    try:
+        low, high = input_range
+        ok = all(not isinstance(v, (bool, np.bool_)) and np.isfinite(float(v))
+                 for v in (low, high)) and float(high) > float(low)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"`input_range` must be (low, high) with low < high, got {input_range!r}.")
+    return low, high
 
-    The spatial axes of a channels-last batch `(N, ..., C)` are all but the first and the last;
-    a rank-2 batch of vectors `(N, D)` uses differences along axis 1. Axes of length 1 are
-    skipped. The default regularizer `'tv'` of `visualize_activation`: it favours smooth images.
 
-    Args:
-        u: A channels-last batch, rank >= 2.
-        beta: Exponent of the absolute differences. Defaults to `2.0`.
-
-    Returns:
-        A tensor of shape `(N,)` (zeros when no axis has length >= 2).
-
-    Example:
-        >>> u = keras.ops.reshape(keras.ops.convert_to_tensor([0.0, 1.0, 0.0, 1.0]), (1, 2, 2, 1))
-        >>> keras.ops.convert_to_numpy(total_variation(u))  # vertical steps 0, horizontal 1
-        array([1.], dtype=float32)
-    """
-    ops = keras.ops
-    u = ops.convert_to_tensor(u)
-    axes = tuple(range(1, len(u.shape)))
-    terms = []
-    for axis in range(1, len(u.shape) - 1 if len(u.shape) > 2 else 2):
-        if u.shape[axis] is not None and u.shape[axis] < 2:
+def _split_losses(losses) -> tuple[list, list]:
+    if not isinstance(losses, Sequence) or isinstance(losses, str) or not losses:
+        raise TypeError("`losses` must be a non-empty list of (loss, weight) pairs.")
+    model_losses, input_losses = [], []
+    for item in losses:
+        if not (isinstance(item, (tuple, list)) and len(item) == 2
+                and isinstance(item[0], (Loss, InputRegularizer))):
+            raise TypeError(
+                "`losses` items must be (vis.losses.Loss or vis.regularizers.InputRegularizer, "
+                f"weight) pairs, got {item!r}."
+            )
+        weight = item[1]
+        if weight is None or weight == 0:  # keras-vis: "not used if 0 or None"
             continue
-        d = ops.diff(u, axis=axis)
-        terms.append(ops.mean(ops.abs(d) ** beta, axis=axes))
-    if not terms:
-        return ops.zeros((ops.shape(u)[0],), u.dtype)
-    return sum(terms[1:], terms[0])
+        if isinstance(weight, (bool, np.bool_, str)) or not np.isfinite(float(weight)):
+            raise ValueError(f"`losses` weight must be a finite number, got {weight!r}.")
+        target = input_losses if isinstance(item[0], InputRegularizer) else model_losses
+        target.append((item[0], float(weight)))
+    return model_losses, input_losses
 
 
-def lp_norm(u, p: float = 6.0):
-    """Per-sample mean of `|u - 0.5|^p`: keeps [0, 1]-scaled values away from the extremes.
+def _check_modifiers(input_modifiers) -> list:
+    mods = list(input_modifiers or [])
+    for m in mods:
+        if not (callable(getattr(m, "pre", None)) and callable(getattr(m, "post", None))):
+            raise TypeError(
+                f"`input_modifiers` items must be vis.input_modifiers.InputModifier, got {m!r}."
+            )
+    return mods
 
-    The default regularizer `'lp'` of `visualize_activation` (an L6 penalty).
+
+def _check_callbacks(callbacks, verbose) -> list:
+    cbs = list(callbacks or [])
+    for c in cbs:
+        if not callable(getattr(c, "callback", None)):
+            raise TypeError(f"`callbacks` items must be vis.callbacks.OptimizerCallback, got {c!r}.")
+    if checks.boolean(verbose, "verbose"):
+        cbs.append(Print())
+    return cbs
+
+
+def _random_seed(shape: tuple, input_range, rng) -> np.ndarray:
+    """keras-vis' `random_array`: uniform noise standardized to the range's mean, 5% std."""
+    x = rng.random(shape)
+    x = (x - x.mean()) / (x.std() + _EPS)
+    return x * (0.05 * (input_range[1] - input_range[0])) + float(np.mean(input_range))
+
+
+def visualize_activation_with_losses(
+    input_tensor,
+    losses,
+    wrt_tensor=None,
+    seed_input=None,
+    input_range=(0, 255),
+    **optimizer_params,
+) -> np.ndarray:
+    """Synthesizes the input that minimizes the weighted `losses` (keras-vis API).
+
+    keras-vis' convention: the optimizer *minimizes* `sum(weight * loss)`, and
+    `ActivationMaximization` is the negated activation, so a positive weight maximizes it.
+    Losses on the model (`vis.losses.Loss`) and on the input (`vis.regularizers.LPNorm`,
+    `TotalVariation`) mix freely; a weight of `0` or `None` drops a loss. See the module
+    docstring for the optimization, step for step.
 
     Args:
-        u: A batch scaled to [0, 1], any rank >= 2.
-        p: The exponent. Defaults to `6.0`.
+        input_tensor: The model's input tensor (`model.input`), or the `keras.Model`.
+        losses: `(loss, weight)` pairs.
+        wrt_tensor: `None` or the model input: keras-vis only updates the input when it is the
+            tensor differentiated against, so another layer is refused. Defaults to `None`.
+        seed_input: The starting input (one sample or a batch). Defaults to `None`: keras-vis'
+            random start (see the module docstring).
+        input_range: `(low, high)` of the input; sets the random start and the final
+            rescaling. Two ints give a uint8 result. Defaults to `(0, 255)`.
+        **optimizer_params: keras-vis' `Optimizer.minimize` options: `max_iter` (default
+            `200`), `input_modifiers` (default none), `grad_modifier` (default `None`),
+            `callbacks`, `verbose` (default `False`); and vis' `lr` (the RMSprop step's scale,
+            default `1.0`, keras-vis' implicit value) and `seed` (of the random start).
 
     Returns:
-        A tensor of shape `(N,)`.
+        The optimized input(s), deprocessed into `input_range`; one image for no seed, one
+        sample or a batch of one.
+
+    Raises:
+        ValueError: Bad `input_range`, `max_iter`, `lr`, a `wrt_tensor` other than the input,
+            an integer-input model, or the errors of `visualize_saliency`.
+        TypeError: Malformed `losses`, modifiers, callbacks, or an unknown optimizer option.
 
     Example:
-        >>> keras.ops.convert_to_numpy(lp_norm(keras.ops.convert_to_tensor([[0.0, 1.0]]), p=2.0))
-        array([0.25], dtype=float32)
+        >>> from vis.losses import ActivationMaximization
+        >>> from vis.regularizers import LPNorm, TotalVariation
+        >>> losses = [(ActivationMaximization(model.layers[-1], 3), 1),
+        ...           (LPNorm(model.input), 10), (TotalVariation(model.input), 10)]
+        >>> img = visualize_activation_with_losses(model.input, losses, max_iter=50)
     """
-    u = keras.ops.convert_to_tensor(u)
-    return keras.ops.mean(keras.ops.abs(u - 0.5) ** p, axis=tuple(range(1, len(u.shape))))
+    unknown = sorted(set(optimizer_params) - set(_OPTIMIZER_PARAMS))
+    if unknown:
+        raise TypeError(
+            f"Unknown optimizer option(s) {unknown}; valid: {list(_OPTIMIZER_PARAMS)}."
+        )
+    model_losses, input_losses = _split_losses(losses)
+    model = as_model(input_tensor, model_losses)
+    return _optimize(model, model_losses, input_losses, wrt_tensor, seed_input, input_range,
+                     **optimizer_params)
 
 
-_REGULARIZERS: dict[str, Callable] = {"tv": total_variation, "lp": lp_norm}
-_DEFAULT_REGULARIZERS = (("tv", 0.3), ("lp", 0.3))
+def _optimize(model, model_losses, input_losses, wrt_tensor, seed_input, input_range, *,
+              max_iter: int = 200, input_modifiers=None, grad_modifier=None, callbacks=None,
+              verbose: bool = False, lr: float = 1.0, seed: int | None = None,
+              backprop_modifier=None) -> np.ndarray:
+    input_range = _check_range(input_range)
+    max_iter = checks.positive_int(max_iter, "max_iter")
+    lr = checks.positive_float(lr, "lr")
+    seed = checks.seed(seed)
+    modifiers = _check_modifiers(input_modifiers)
+    cbs = _check_callbacks(callbacks, verbose)
+    modifier_fn = grad_modifiers.get(grad_modifier)
+    if wrt_tensor is not None and engine.resolve_wrt(engine.get_copy(model), wrt_tensor) is not None:
+        raise ValueError(
+            "`wrt_tensor`: activation maximization updates the model input, so the gradient is "
+            "taken w.r.t. the input (keras-vis performs no update for another tensor); use "
+            "`visualize_saliency(..., wrt_tensor=...)` for gradients w.r.t. a layer."
+        )
+    specs = _inputs.input_specs(model)
+    if len(specs) != 1:
+        raise ValueError("Activation maximization synthesizes one input: `model` has several.")
+    if specs[0].integer:
+        raise ValueError(
+            f"The model's input {specs[0].name!r} holds integers ({specs[0].dtype}); gradient "
+            "ascent needs a float input: explain a model that takes the float (e.g. rescaled) "
+            "image."
+        )
+    rng = np.random.default_rng(seed)
+    shape = tuple(specs[0].shape[1:])
+    if seed_input is None:
+        if any(d is None for d in shape):
+            raise ValueError("The model input has unknown dimensions: pass `seed_input`.")
+        seed_input = _random_seed((1,) + shape, input_range, rng)
+    batch = _inputs.prepare(model, seed_input, "seed_input")
+    single = batch.single or len(batch) == 1
+    x0 = batch.arrays[0]
+    caxis = input_channel_axis(model, x0.ndim, x0.ndim)
+    spatial = tuple(a for a in range(1, x0.ndim) if caxis is None or a != x0.ndim + caxis
+                    and a != caxis)
+    names = [getattr(loss, "name", type(loss).__name__) for loss, _ in model_losses + input_losses]
+    out = []
+    for i in range(len(x0)):
+        best = _minimize_one(model, model_losses, input_losses, x0[i:i + 1].astype("float32"),
+                             spatial, max_iter, modifiers, modifier_fn, cbs, lr,
+                             backprop_modifier, names)
+        out.append(deprocess_input(best[0], input_range))
+    for c in cbs:
+        c.on_end()
+    imgs = np.stack(out)
+    if all(isinstance(v, (int, np.integer)) for v in input_range):
+        imgs = np.clip(imgs, input_range[0], input_range[1]).astype("uint8")
+    else:
+        imgs = imgs.astype(x0.dtype)
+    return imgs[0] if single else imgs
 
 
-def _parse_regularizers(regularizers) -> list[tuple[Callable, float]]:
-    if regularizers is None:
-        regularizers = _DEFAULT_REGULARIZERS
-    if isinstance(regularizers, dict):
-        regularizers = list(regularizers.items())
-    parsed = []
-    for item in regularizers:
-        if not (isinstance(item, (tuple, list)) and len(item) == 2):
-            raise TypeError(f"`regularizers` items must be (name or callable, weight), got {item!r}.")
-        fn, weight = item
-        if isinstance(fn, str):
-            if fn not in _REGULARIZERS:
-                raise ValueError(
-                    f"Unknown regularizer {fn!r}. Valid names: {sorted(_REGULARIZERS)} or a callable."
-                )
-            fn = _REGULARIZERS[fn]
-        elif not callable(fn):
-            raise TypeError(f"Regularizer must be a name or a callable, got {fn!r}.")
-        weight = float(weight)
-        if not np.isfinite(weight) or weight < 0:
-            raise ValueError(f"Regularizer weight must be finite and >= 0, got {item[1]!r}.")
-        parsed.append((fn, weight))
-    return parsed
+def _minimize_one(model, model_losses, input_losses, x, spatial, max_iter, modifiers,
+                  modifier_fn, cbs, lr, backprop_modifier, names):
+    """keras-vis' `Optimizer.minimize` for one sample; returns the best input `(1, ...)`."""
+    cache = None
+    best_loss, best = np.inf, x.copy()
+    for i in range(max_iter):
+        for m in modifiers:
+            x = np.asarray(m.pre(x), dtype="float32")
+        values, grads = [], np.zeros(x.shape, "float64")
+        for loss, weight in model_losses:
+            # the engine's score is -sum(w * loss): pass -weight to get +weight * loss
+            score, g = engine.gradients(model, [(loss, -weight)], x,
+                                        backprop_modifier=backprop_modifier)
+            values.append(float(np.sum(score)))
+            grads += g
+        for reg, weight in input_losses:
+            v, g = reg.value_and_grad(x, spatial)
+            values.append(weight * float(np.sum(v)))
+            grads += weight * g
+        overall = float(sum(values))
+        grads = grads / (np.sqrt(np.mean(grads**2)) + _EPS)
+        grads = np.asarray(modifier_fn(grads), dtype="float64")
+        for c in cbs:
+            c.callback(i, list(zip(names, values)), overall, grads, x)
+        cache = (np.zeros_like(grads) if cache is None else cache) * 0.95 + 0.05 * grads**2
+        x = (x - lr * grads / np.sqrt(cache + _EPS)).astype("float32")
+        for m in reversed(modifiers):
+            x = np.asarray(m.post(x), dtype="float32")
+        if overall < best_loss:
+            best_loss, best = overall, x.copy()
+    return best
 
 
 def visualize_activation(
     model: keras.Model,
     layer_idx,
-    filter_indices,
+    filter_indices=None,
     seed_input=None,
-    input_range: tuple[float, float] = (0, 255),
-    max_iter: int = 200,
-    lr: float = 0.05,
-    regularizers=None,
-    seed: int | None = None,
+    input_range=(0, 255),
     backprop_modifier=None,
+    grad_modifier=None,
+    act_max_weight: float = 1,
+    lp_norm_weight: float = 10,
+    tv_weight: float = 10,
+    wrt_tensor=None,
+    **optimizer_params,
 ) -> np.ndarray:
-    """Synthesizes an input that maximizes `filter_indices` of a layer.
+    """Synthesizes an input that maximizes `filter_indices` of a layer (keras-vis API).
+
+    keras-vis' `visualize_activation`, with its defaults and its optimizer (see the module
+    docstring): minimizes `act_max_weight * ActivationMaximization + lp_norm_weight * LPNorm +
+    tv_weight * TotalVariation` by normalized-gradient RMSprop for `max_iter` steps, and
+    returns the best input, deprocessed into `input_range`.
 
     Args:
-        model: A Keras model. Never modified.
+        model: A Keras model with one float input. Never modified.
         layer_idx: The layer (index, name, nested path or layer); softmax layers are maximized
             on their logits.
-        filter_indices: An int or a list of ints (summed) — a class or a conv filter.
-        seed_input: Starting input (one sample or a batch). Defaults to `None`: uniform noise in
-            the middle of `input_range`, drawn from `seed`.
-        input_range: `(low, high)` of valid input values; the result is clipped to it.
-            Defaults to `(0, 255)`.
-        max_iter: Adam steps. Defaults to `200`.
-        lr: Adam learning rate in units of the input range. Defaults to `0.05`.
-        regularizers: `(name or callable, weight)` pairs or a dict; names `'tv'` (total
-            variation) and `'lp'` (L6 norm), callables map the [0, 1]-scaled batch to per-sample
-            penalties. Defaults to `None`: `(('tv', 0.3), ('lp', 0.3))`.
-        seed: Seed of the random start. Defaults to `None`.
+        filter_indices: An int, a list of ints (summed), or `None` for all filters (their
+            mean, as in keras-vis). Defaults to `None`.
+        seed_input: The starting input (one sample or a batch). Defaults to `None` (keras-vis'
+            random start; `seed=` makes it reproducible).
+        input_range: `(low, high)`: sets the random start and the final rescaling; two ints
+            (the default) give a uint8 image, as in keras-vis. Defaults to `(0, 255)`.
         backprop_modifier: See `vis.backprop_modifiers`. Defaults to `None`.
+        grad_modifier: Applied to the normalized gradient at every step. Defaults to `None`.
+        act_max_weight: Weight of `ActivationMaximization`; `0`/`None` drops it. Defaults to `1`.
+        lp_norm_weight: Weight of `LPNorm(p=6)`; `0`/`None` drops it. Defaults to `10`.
+        tv_weight: Weight of `TotalVariation(beta=2)`; `0`/`None` drops it. Defaults to `10`.
+        wrt_tensor: `None` or the model input (see `visualize_activation_with_losses`).
+            Defaults to `None`.
+        **optimizer_params: `max_iter` (default `200`), `input_modifiers` (e.g.
+            `[Jitter(16)]` from `vis.input_modifiers`; default none, as in keras-vis),
+            `callbacks` (`vis.callbacks`), `verbose` (default `False`), and vis' `lr` (default
+            `1.0`) and `seed`.
 
     Returns:
-        The optimized input(s) within `input_range`, shaped like `seed_input` (one sample when
-        `seed_input` is `None`).
+        The synthesized input(s) in `input_range` (uint8 for an integer range); one image for
+        no seed, one sample or a batch of one.
 
     Raises:
-        ValueError: Bad `input_range`, `max_iter`, `lr`, regularizers, or the errors of
-            `visualize_saliency`.
+        ValueError: Bad `input_range`, `max_iter`, `lr`, modifiers, an integer-input model,
+            or the errors of `visualize_saliency`.
+        TypeError: Arguments of the wrong type or an unknown optimizer option.
+
+    Note:
+        After changing the model's architecture in place (e.g. `layer.activation = ...`), vis
+        rebuilds its copy of the model; `vis.release(model)` frees the copies.
 
     Example:
-        >>> img = visualize_activation(model, -1, 3, input_range=(0.0, 1.0), seed=0)
+        >>> from vis.input_modifiers import Jitter
+        >>> img = visualize_activation(model, -1, 3, input_range=(0.0, 1.0), max_iter=100,
+        ...                            input_modifiers=[Jitter(0.05)], seed=0)
     """
-    max_iter = _check_positive_int(max_iter, "max_iter")
-    try:
-        low, high = (float(v) for v in input_range)
-    except (TypeError, ValueError):
-        low, high = float("nan"), float("nan")
-    if not (np.isfinite(low) and np.isfinite(high) and high > low):
-        raise ValueError(f"`input_range` must be (low, high) with low < high, got {input_range!r}.")
-    try:
-        lr = float(lr)
-    except (TypeError, ValueError):
-        lr = float("nan")
-    if not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"`lr` must be a positive number, got {lr!r}.")
-    regs = _parse_regularizers(regularizers)
-    shape = tuple(model.inputs[0].shape[1:])
-    if seed_input is None:
-        if any(d is None for d in shape):
-            raise ValueError("The model input has unknown dimensions: pass `seed_input`.")
-        rng = np.random.default_rng(seed)
-        seed_input = low + (high - low) * rng.uniform(0.4, 0.6, shape)
-    x, single = engine.prepare_input(model, seed_input)
-    u = np.clip((x.astype("float64") - low) / (high - low), 0.0, 1.0)
-    loss = ActivationMaximization(layer_idx, filter_indices)
-    reg_grad = _regularizer_gradient(regs, model_channel_axis(model) == 1)
-    m = np.zeros_like(u)
-    v = np.zeros_like(u)
-    b1, b2, eps = 0.9, 0.999, 1e-8
-    for t in range(1, max_iter + 1):
-        xt = (low + (high - low) * u).astype(x.dtype)
-        _, g = engine.gradients(model, [(loss, 1.0)], xt, backprop_modifier=backprop_modifier)
-        grad_u = g.astype("float64") * (high - low)
-        if regs:
-            grad_u -= _backend.to_numpy(reg_grad(u.astype(x.dtype)))
-        # Adam ascent step, then projection onto the valid range.
-        m = b1 * m + (1 - b1) * grad_u
-        v = b2 * v + (1 - b2) * grad_u**2
-        step = (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
-        u = np.clip(u + lr * step, 0.0, 1.0)
-    out = (low + (high - low) * u).astype(x.dtype)
-    return out[0] if single else out
+    unknown = sorted(set(optimizer_params) - set(_OPTIMIZER_PARAMS))
+    if unknown:
+        raise TypeError(
+            f"Unknown optimizer option(s) {unknown}; valid: {list(_OPTIMIZER_PARAMS)}."
+        )
+    losses = [(ActivationMaximization(layer_idx, filter_indices), act_max_weight),
+              (LPNorm(p=6.0), lp_norm_weight), (TotalVariation(beta=2.0), tv_weight)]
+    model_losses, input_losses = _split_losses(losses)
+    if not model_losses and not input_losses:
+        raise ValueError("Every loss weight is 0 or None: there is nothing to optimize.")
+    return _optimize(model, model_losses, input_losses, wrt_tensor, seed_input, input_range,
+                     grad_modifier=grad_modifier, backprop_modifier=backprop_modifier,
+                     **optimizer_params)
 
-
-def _regularizer_gradient(regs, channels_first: bool):
-    """Compiled gradient of the weighted penalties; regularizers see channels-last images.
-
-    The gradient comes from the backend seam (`tf.GradientTape`, `jax.grad` or
-    `torch.autograd`), compiled once (`tf.function` / `jax.jit`).
-    """
-    B = _backend.get()
-
-    def penalty(args, hooks):
-        v = keras.ops.moveaxis(args[0], 1, -1) if channels_first else args[0]
-        terms = [w * keras.ops.sum(fn(v)) for fn, w in regs]
-        return sum(terms[1:], terms[0]), (), {}
-
-    def grad(u):
-        _, (g,), _ = B.value_and_grad(penalty, [u], [0], [])
-        return g
-
-    compiled = B.compile(grad)
-    return lambda u: compiled(B.to_tensor(u))

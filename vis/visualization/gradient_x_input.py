@@ -8,9 +8,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from vis import inputs as _inputs
 from vis.losses import ActivationMaximization
 from vis.methods.gradient_x_input import gradient_x_input_of
+from vis.visualization._keras_vis import prepare_seed
 from vis.visualization._postprocess import finish_inputs
 
 __all__ = ["visualize_gradient_x_input"]
@@ -42,14 +42,20 @@ def visualize_gradient_x_input(
 
     Returns:
         The maps, with the leading structure of `seed_input`.
+        One sample *or a batch of one* (`x[:1]`) gives one map without a batch axis,
+        as in keras-vis.
 
     Raises:
         ValueError: The errors of `visualize_saliency`.
 
+    Note:
+        After changing the model's architecture in place (e.g. `layer.activation = ...`),
+        vis rebuilds its copy of the model; `vis.release(model)` frees the copies.
+
     Example:
         >>> gxi = visualize_gradient_x_input(model, -1, 3, x_test[:4])
     """
-    batch = _inputs.prepare(model, seed_input, "seed_input")
+    batch = prepare_seed(model, seed_input)
     loss = ActivationMaximization(layer_idx, filter_indices)
     raw = gradient_x_input_of(model, [(loss, 1.0)], batch.value, modifier=backprop_modifier,
                               batch_size=batch_size)

@@ -14,10 +14,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from vis import inputs as _inputs
 from vis.losses import ActivationMaximization
 from vis.methods.integrated_gradients import integrated_gradients, trapezoid_weights  # noqa: F401
 from vis.utils import checks
+from vis.visualization._keras_vis import prepare_seed
 from vis.visualization._postprocess import finish_inputs
 
 __all__ = ["visualize_integrated_gradients"]
@@ -55,15 +55,21 @@ def visualize_integrated_gradients(
 
     Returns:
         The attribution maps, with the leading structure of `seed_input`.
+        One sample *or a batch of one* (`x[:1]`) gives one map without a batch axis,
+        as in keras-vis.
 
     Raises:
         ValueError: Bad `steps`, `baseline`, `batch_size`, or the errors of `visualize_saliency`.
+
+    Note:
+        After changing the model's architecture in place (e.g. `layer.activation = ...`),
+        vis rebuilds its copy of the model; `vis.release(model)` frees the copies.
 
     Example:
         >>> ig = visualize_integrated_gradients(model, -1, 3, x_test[:2], steps=64,
         ...                                     keepdims=True, normalize=False)
     """
-    batch = _inputs.prepare(model, seed_input, "seed_input")
+    batch = prepare_seed(model, seed_input)
     if batch_size is not None:
         batch_size = checks.positive_int(batch_size, "batch_size")
     loss = ActivationMaximization(layer_idx, filter_indices)

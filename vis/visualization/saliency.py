@@ -8,40 +8,27 @@ if the layer ends in a softmax.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import keras
 import numpy as np
 
 from vis import engine
-from vis import inputs as _inputs
-from vis.losses import ActivationMaximization, Loss
+from vis.losses import ActivationMaximization
 from vis.methods.gradient import gradient_of
-from vis.visualization._postprocess import finish, finish_inputs, warn_if_zero
+from vis.utils import checks
+from vis.visualization._keras_vis import as_model, check_losses, prepare_seed
+from vis.visualization._postprocess import (
+    check_flags,
+    finish,
+    finish_inputs,
+    graph_finish,
+    warn_if_zero,
+)
 
 __all__ = ["visualize_saliency", "visualize_saliency_with_losses"]
 
 
-def _check_losses(losses) -> list[tuple[Loss, float]]:
-    if isinstance(losses, Loss):
-        losses = [(losses, 1.0)]
-    if not isinstance(losses, Sequence) or not losses:
-        raise TypeError("`losses` must be a non-empty list of (vis.losses.Loss, weight) pairs.")
-    checked = []
-    for item in losses:
-        if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], Loss)):
-            raise TypeError(
-                f"`losses` items must be (vis.losses.Loss, weight) pairs, got {item!r}."
-            )
-        weight = float(item[1])
-        if not np.isfinite(weight):
-            raise ValueError(f"`losses` weight must be finite, got {item[1]!r}.")
-        checked.append((item[0], weight))
-    return checked
-
-
 def visualize_saliency_with_losses(
-    model: keras.Model,
+    input_tensor,
     losses,
     seed_input,
     wrt_tensor=None,
@@ -51,13 +38,19 @@ def visualize_saliency_with_losses(
     backprop_modifier=None,
     batch_size: int | None = None,
 ) -> np.ndarray:
-    """Saliency of a weighted sum of losses: the gradient of `-sum(weight * loss)`.
+    """Saliency of weighted losses: the gradient of `sum(weight * loss)` (keras-vis API).
 
-    The research-oriented form of `visualize_saliency`: with
-    `[(ActivationMaximization(layer, idx), 1)]` it gives exactly `visualize_saliency`.
+    keras-vis' convention, exactly: a loss is something to *minimize* (`ActivationMaximization`
+    is the negated activation), the map is the gradient of the weighted sum of the losses, and
+    `grad_modifier` is applied to it. So a weight of `-1` on `ActivationMaximization` shows what
+    *increases* the activation: `[(ActivationMaximization(layer, idx), -1)]` gives exactly
+    `visualize_saliency(model, layer, idx, ...)`, and with `grad_modifier=None` the map is
+    `+d activation / d x`.
 
     Args:
-        model: A Keras model (Sequential or Functional, nested models allowed). Never modified.
+        input_tensor: The model's input tensor (`model.input`, keras-vis' signature; a list for
+            several inputs), or the `keras.Model` itself. With an input tensor, each loss's
+            `layer` must be a layer object (`model.layers[idx]`) or a layer name.
         losses: A list of `(vis.losses.Loss, weight)` pairs.
         seed_input: One sample (no batch axis) or a batch.
         wrt_tensor: Differentiate w.r.t. this layer's output (index, name, path, layer or the
@@ -69,21 +62,47 @@ def visualize_saliency_with_losses(
         batch_size: Evaluate in chunks of this many samples. Defaults to `None` (one batch).
 
     Returns:
-        The maps, with the same leading structure as `seed_input`.
+        The maps, with the leading structure of `seed_input`; one sample *or a batch of one*
+        gives one map without a batch axis, as in keras-vis.
 
     Raises:
         ValueError: Bad input shape/values, unknown layer, index out of range, unknown modifier,
             or no gradient path from the losses to `wrt_tensor`.
-        TypeError: Malformed `losses` or arguments of the wrong type.
+        TypeError: Malformed `losses`, a loss layer given by index with an input tensor, or
+            arguments of the wrong type.
+
+    Note:
+        vis builds a copy of the model once and reuses it; after changing the architecture in
+        place (e.g. `layer.activation = ...`), the change is detected, and `vis.release(model)`
+        frees the copies explicitly.
 
     Example:
         >>> from vis.losses import ActivationMaximization
-        >>> losses = [(ActivationMaximization("predictions", 3), 1.0)]
-        >>> maps = visualize_saliency_with_losses(model, losses, x_test[:8])
+        >>> losses = [(ActivationMaximization(model.layers[-1], 3), -1)]
+        >>> maps = visualize_saliency_with_losses(model.input, losses, x_test[:8])
     """
-    losses = _check_losses(losses)
-    batch = _inputs.prepare(model, seed_input, "seed_input")
-    raw = gradient_of(model, losses, batch.value, wrt=wrt_tensor, modifier=backprop_modifier,
+    losses = check_losses(losses)
+    keepdims = checks.boolean(keepdims, "keepdims")
+    normalize = checks.boolean(normalize, "normalize")
+    model = as_model(input_tensor, losses)
+    batch = prepare_seed(model, seed_input)
+    # keras-vis differentiates sum(w * loss); the engine's score is -sum(w * loss).
+    negated = [(loss, -weight) for loss, weight in losses]
+    caxes = None
+    if wrt_tensor is not None:
+        copy = engine.get_copy(model)
+        caxes = (copy.channel_axis(copy.layer(wrt_tensor, "wrt_tensor")[1]),)
+    post = graph_finish(model, batch, grad_modifier, keepdims, normalize, caxes)
+    if post is not None:  # the built-in post-processing runs in the compiled function
+        _, maps, flags = engine.gradients(model, negated, batch.value, wrt_tensor=wrt_tensor,
+                                          backprop_modifier=backprop_modifier,
+                                          batch_size=batch_size, post=post)
+        many = isinstance(maps, list)
+        check_flags(flags if many else [flags], grad_modifier, "gradient map")
+        if wrt_tensor is not None:
+            return maps[0] if batch.single else maps
+        return batch.restore(maps)
+    raw = gradient_of(model, negated, batch.value, wrt=wrt_tensor, modifier=backprop_modifier,
                       batch_size=batch_size)
     if wrt_tensor is not None:  # maps of a layer's output: its own channel axis
         warn_if_zero(raw, "gradient map")
@@ -120,8 +139,9 @@ def visualize_saliency(
         model: A Keras model (Sequential or Functional, nested models allowed). Never modified.
         layer_idx: Index into `model.layers` (negative allowed), a layer name, a nested path such
             as `"base/conv5"`, or a layer object.
-        filter_indices: An int, a list of ints (summed), or `vis.losses.per_sample(y)` for one
-            index per sample.
+        filter_indices: An int, a list of ints (summed), `vis.losses.per_sample(y)` for one
+            index per sample, or `None` for all filters (averaged, as in keras-vis). A 2-D
+            array (one-hot labels) is refused: use `per_sample(y.argmax(axis=1))`.
         seed_input: One sample (no batch axis) or a batch.
         wrt_tensor: Differentiate w.r.t. this layer's output instead of the input. Defaults to
             `None`.
@@ -136,12 +156,19 @@ def visualize_saliency(
 
     Returns:
         The saliency maps, shaped like `seed_input` (without the channel axis unless
-        `keepdims`).
+        `keepdims`). One sample *or a batch of one* (`x[:1]`) gives one map without a batch
+        axis, as in keras-vis.
 
     Raises:
         ValueError: Wrong input shape, NaN/inf input, unknown layer, filter index out of range,
-            unknown modifier, or no gradient path from the layer to the input.
+            one-hot `filter_indices`, unknown modifier, or no gradient path from the layer to
+            the input.
         TypeError: Arguments of the wrong type.
+
+    Note:
+        vis builds a copy of the model once and reuses it; after changing the architecture in
+        place (e.g. `layer.activation = ...`), the change is detected, and `vis.release(model)`
+        frees the copies explicitly.
 
     Example:
         >>> maps = visualize_saliency(model, -1, 3, x_test[0])
@@ -150,9 +177,11 @@ def visualize_saliency(
         >>> guided = visualize_saliency(model, "predictions", 3, x_test[:4],
         ...                             backprop_modifier="guided")
     """
+    # keras-vis: ActivationMaximization decreases as the activation grows; weight -1 makes the
+    # gradient point towards increasing it.
     loss = ActivationMaximization(layer_idx, filter_indices)
     return visualize_saliency_with_losses(
-        model, [(loss, 1.0)], seed_input, wrt_tensor=wrt_tensor, grad_modifier=grad_modifier,
+        model, [(loss, -1.0)], seed_input, wrt_tensor=wrt_tensor, grad_modifier=grad_modifier,
         keepdims=keepdims, normalize=normalize, backprop_modifier=backprop_modifier,
         batch_size=batch_size,
     )

@@ -13,11 +13,12 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from vis import inputs as _inputs
+from vis.inputs import pixel_inputs
 from vis.losses import ActivationMaximization
 from vis.methods._smooth import KINDS, gaussian_noise
 from vis.methods.smoothgrad import smooth_gradients
 from vis.utils import checks
+from vis.visualization._keras_vis import prepare_seed
 from vis.visualization._postprocess import finish_inputs
 
 __all__ = ["visualize_smoothgrad", "smooth_gradients"]
@@ -64,10 +65,16 @@ def visualize_smoothgrad(
 
     Returns:
         The maps, with the leading structure of `seed_input`.
+        One sample *or a batch of one* (`x[:1]`) gives one map without a batch axis,
+        as in keras-vis.
 
     Raises:
         ValueError: Bad `samples`, `noise`, `kind`, `batch_size`, or the errors of
             `visualize_saliency`.
+
+    Note:
+        After changing the model's architecture in place (e.g. `layer.activation = ...`),
+        vis rebuilds its copy of the model; `vis.release(model)` frees the copies.
 
     Example:
         >>> maps = visualize_smoothgrad(model, -1, 3, x_test[:4], samples=50, seed=0)
@@ -79,10 +86,10 @@ def visualize_smoothgrad(
     seed = checks.seed(seed)
     if batch_size is not None:
         batch_size = checks.positive_int(batch_size, "batch_size")
-    batch = _inputs.prepare(model, seed_input, "seed_input")
+    batch = prepare_seed(model, seed_input)
     # One standard-normal draw from `seed`, scaled by each input's sigma: an input's map does not
     # depend on the other inputs of the batch, nor on its position, nor on `batch_size`.
-    noise_arrays = gaussian_noise(batch.value, samples, noise, seed)
+    noise_arrays = gaussian_noise(batch.value, samples, noise, seed, pixel_inputs(model))
     loss = ActivationMaximization(layer_idx, filter_indices)
     raw = smooth_gradients(model, [(loss, 1.0)], batch.value, noise_arrays, kind,
                            backprop_modifier, batch_size)
