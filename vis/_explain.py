@@ -94,8 +94,8 @@ def explain(
     if settings is None:
         maps = method(model, x, t, batch_size=batch_size, **options)
     else:
-        maps = methods.noise_tunnel(method, model, x, t, batch_size=batch_size, **settings,
-                                    **options)
+        maps = methods.noise_tunnel(method, model, x, t, batch_size=batch_size,
+                                    method_options=options, settings_name="smooth", **settings)
     maps = _check_maps(maps, method, batch)
     if method.output == "spatial" or len(maps) == 1:
         maps = [_reduce_tokens(maps[0], batch.arrays[0], method, keepdims)]

@@ -26,8 +26,9 @@ import numpy as np
 from vis import backend as _backend
 from vis import inputs as _inputs
 from vis.copies import PRE, ModelCopy, get_copy, release
+from vis.errors import backend_error
 from vis.losses import Loss
-from vis.utils.model import ends_in_softmax, output_shape, resolve_layer
+from vis.utils.model import ends_in_softmax, iter_layers, output_shape, resolve_layer
 
 __all__ = ["gradients", "scores", "activations", "predict", "prepare_input", "resolve_wrt",
            "get_copy", "release", "ModelCopy", "PRE_SOFTMAX", "MAX_FUNCTIONS_PER_COPY", "check_batch_size"]
@@ -152,6 +153,24 @@ def _recorded(rec: dict, key: str, problems: _TraceProblems):
         )
         return None
     return _single(rec[key], key)
+
+
+def _invoke(fn, copy, *args):
+    """Calls a compiled function; an error of the model or the backend becomes a `ValueError`.
+
+    TensorFlow's `InvalidArgumentError` (and the other backends' errors), or a layer failing
+    while it is traced, reach the user as one clear message naming the layer and what to do
+    (see `vis.errors.backend_error`), never as "Graph execution error".
+    """
+    try:
+        return fn(*args)
+    except Exception as exc:
+        source = copy.source()
+        names = [p.split("/")[-1] for p, _ in iter_layers(source)] if source is not None else []
+        err = backend_error(exc, names)
+        if err is None:
+            raise
+        raise err from exc
 
 
 _FUNCTIONS_LOCK = threading.Lock()
@@ -391,7 +410,7 @@ def gradients(
     args = xs + [replaced[p] for p in paths]
     score_parts, grad_parts, wrt_parts = [], [], []
     for sl in _chunks(n, batch_size):
-        s, g, w = fn([a[sl] for a in args], weights, *[t[sl] for t in targets])
+        s, g, w = _invoke(fn, copy, [a[sl] for a in args], weights, *[t[sl] for t in targets])
         fn.problems.check()
         score_parts.append(_backend.to_numpy(s))
         grad_parts.append(_backend.to_numpy(g))
@@ -476,7 +495,7 @@ def scores(
     weights = np.asarray([float(w) for _, w in losses], dtype="float32")
     parts = []
     for sl in _chunks(n, batch_size):
-        s = fn([xi[sl] for xi in xs], weights, *[t[sl] for t in targets])
+        s = _invoke(fn, copy, [xi[sl] for xi in xs], weights, *[t[sl] for t in targets])
         fn.problems.check()
         parts.append(_backend.to_numpy(s))
     return np.concatenate(parts)
@@ -537,7 +556,7 @@ def activations(
     xs, _ = _as_list(x)
     parts = []
     for sl in _chunks(len(xs[0]), batch_size):
-        out = fn([xi[sl] for xi in xs])
+        out = _invoke(fn, copy, [xi[sl] for xi in xs])
         fn.problems.check()
         parts.append(_backend.to_numpy(out))
     result = [np.concatenate([p[i] for p in parts]) for i in range(len(keys))]
@@ -582,6 +601,7 @@ def predict(model: keras.Model, x, batch_size: int | None = None):
     copy = get_copy(model)
     fn = _function(copy, ("predict",), lambda: _predict_function(copy))
     xs, _ = _as_list(x)
-    parts = [_backend.to_numpy(fn([xi[sl] for xi in xs])) for sl in _chunks(len(xs[0]), batch_size)]
+    parts = [_backend.to_numpy(_invoke(fn, copy, [xi[sl] for xi in xs]))
+             for sl in _chunks(len(xs[0]), batch_size)]
     result = [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
     return result[0] if len(result) == 1 else result

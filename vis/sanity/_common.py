@@ -10,6 +10,7 @@ import numpy as np
 
 from vis.sanity import explainers as _explainers
 from vis.sanity import metrics as _metrics
+from vis.utils import checks
 from vis.visualization import ZeroMapWarning
 
 DEFAULT_METRICS = ("spearman_abs", "spearman", "ssim", "hog")
@@ -66,6 +67,7 @@ def metric_functions(metrics) -> dict[str, Callable]:
 
 def labels(y, n: int, units: int | None, param: str = "y") -> np.ndarray:
     """Integer class indices `(n,)` from `y` (ints, or one-hot / scores of shape `(n, units)`)."""
+    checks.no_booleans(y, param)
     arr = np.asarray(y)
     if arr.ndim == 0:
         arr = arr[None]
@@ -106,15 +108,20 @@ def explain(fn: Callable, model, x: np.ndarray, y: np.ndarray, batch_size, where
         else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ZeroMapWarning)
-        maps = fn(model, x, y, **kwargs)
-    maps = np.asarray(maps)
+        if isinstance(fn, _explainers.Explainer):  # vis' own: its errors are already clear
+            maps = fn(model, x, y, **kwargs)
+        else:  # a user's callable: its errors name `method`
+            maps = checks.call(fn, "method", model, x, y, **kwargs)
+    if maps is None:
+        raise ValueError(f"`method` returned None ({where}); expected one map per input.")
+    maps = checks.returned_array(maps, "method", finite=False)
     if maps.ndim < 2 or len(maps) != len(x):
         raise ValueError(
-            f"The explainer returned maps of shape {maps.shape} for {len(x)} inputs ({where}); "
+            f"`method` returned maps of shape {maps.shape} for {len(x)} inputs ({where}); "
             "expected one map per input, shape (N, ...)."
         )
-    if not np.issubdtype(maps.dtype, np.number) or not np.all(np.isfinite(maps)):
-        raise ValueError(f"The explainer returned non-finite (NaN/inf) maps ({where}).")
+    if not np.all(np.isfinite(maps)):
+        raise ValueError(f"`method` returned non-finite (NaN/inf) maps ({where}).")
     return maps
 
 
@@ -145,11 +152,13 @@ class Scorer:
             if name in features:
                 values = fn.compare(self._features[name], features[name])
             else:
-                values = fn(self.original, maps, channel_axis=self.channel_axis)
-            values = np.asarray(values, dtype="float64")
+                values = checks.call(fn, "metrics", self.original, maps,
+                                     channel_axis=self.channel_axis)
+            values = checks.returned_array(values, "metrics", finite=False).astype("float64")
             if values.shape != (len(maps),):
                 raise ValueError(
-                    f"Metric {name!r} returned shape {values.shape}; expected ({len(maps)},)."
+                    f"`metrics`: metric {name!r} returned shape {values.shape}; expected "
+                    f"({len(maps)},)."
                 )
             out[name] = values
         return out
