@@ -8,7 +8,6 @@ parameter in backticks and holds none of NumPy's or TensorFlow's internal phrase
 
 from __future__ import annotations
 
-import re
 import warnings
 
 import numpy as np
