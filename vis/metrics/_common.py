@@ -155,7 +155,12 @@ def maps_for(model, x, t, attributions, options: dict, batch_size=None,
             if quiet:
                 warnings.simplefilter("ignore", ZeroMapWarning)
             maps = explain(model, x, attributions, t, batch_size=batch_size, **options)
-        return np.asarray(maps)
+        maps = np.asarray(maps)
+        if not np.all(np.isfinite(maps)):
+            raise ValueError(f"The method {getattr(attributions, '__name__', attributions)!r} "
+                             "(`method` / `attributions`) gave maps with NaN or inf values; the "
+                             "metric needs finite maps.")
+        return maps
     if options:
         raise TypeError(
             f"Options {sorted(options)} are for a method: pass `attributions` as a method name "

@@ -58,6 +58,11 @@ def metric_functions(metrics) -> dict[str, Callable]:
     out: dict[str, Callable] = {}
     for item in metrics:
         fn = _metrics.get(item)
+        if not isinstance(item, str) and not _accepts(fn, "channel_axis"):
+            raise TypeError(
+                f"`metrics`: the custom metric {getattr(fn, '__name__', fn)!r} must take "
+                "`(a, b, channel_axis=None)` and return one value per map, (N,)."
+            )
         name = item if isinstance(item, str) else getattr(fn, "__name__", f"metric_{len(out)}")
         if name in out:
             raise ValueError(f"`metrics` names {name!r} twice: {list(metrics)!r}.")
