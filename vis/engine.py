@@ -28,6 +28,7 @@ from vis import inputs as _inputs
 from vis.copies import PRE, ModelCopy, get_copy, release
 from vis.errors import backend_error
 from vis.losses import Loss
+from vis.utils import checks
 from vis.utils.model import ends_in_softmax, iter_layers, output_shape, resolve_layer
 
 __all__ = ["gradients", "scores", "activations", "predict", "prepare_input", "resolve_wrt",
@@ -83,11 +84,7 @@ def check_batch_size(batch_size) -> int | None:
     Raises:
         ValueError: For anything else (booleans included).
     """
-    if batch_size is None:
-        return None
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive int or None, got {batch_size!r}.")
-    return int(batch_size)
+    return checks.batch_size(batch_size, "batch_size")
 
 
 _check_batch_size = check_batch_size

@@ -243,9 +243,10 @@ def test_model_of_another_kind_is_refused_everywhere():
     """A layer, a path or None for `model`: a TypeError naming `model`, never AttributeError."""
     layer = keras.layers.Dense(2)
     x = np.ones((2, 4), "float32")
+    calls = (lambda m: vis.explain(m, x), lambda m: vis.evaluate(m, x, 0),
+             lambda m: vis.metrics.deletion(m, x, "gradient", 0),
+             lambda m: model_randomization_test(m, x, [0, 0], "gradient", **QUICK))
     for bad in (None, "model.keras", layer):
-        for call in (lambda: vis.explain(bad, x), lambda: vis.evaluate(bad, x, 0),
-                     lambda: vis.metrics.deletion(bad, x, "gradient", 0),
-                     lambda: model_randomization_test(bad, x, [0, 0], "gradient", **QUICK)):
+        for call in calls:
             with pytest.raises(TypeError, match="`model`"):
-                call()
+                call(bad)

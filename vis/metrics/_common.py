@@ -50,10 +50,7 @@ def check_positive(value, name: str, allow_zero: bool = False) -> float:
 
 
 def check_seed(seed) -> int | None:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                             or seed < 0):
-        raise ValueError(f"`seed` must be None or a non-negative int, got {seed!r}.")
-    return None if seed is None else int(seed)
+    return checks.seed(seed, "seed")
 
 
 def check_score(score) -> str:

@@ -12,6 +12,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vis.utils import checks
+
 __all__ = ["as_dataset", "limit_steps", "split"]
 
 _CHECK_ROWS_BYTES = 16 * 2 ** 20  # NaN/inf check of float arrays in chunks of about 16 MB
@@ -26,9 +28,7 @@ def _input_spec(model: keras.Model) -> tuple[tuple, tf.DType]:
 
 
 def _check_batch_size(batch_size) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
-    return int(batch_size)
+    return checks.positive_int(batch_size, "batch_size")
 
 
 def _check_steps(steps) -> int | None:

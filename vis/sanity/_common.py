@@ -31,19 +31,11 @@ def check_target(target) -> str:
 
 
 def check_seed(seed) -> int | None:
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"`seed` must be a non-negative int (or None), got {seed!r}.")
-    return int(seed)
+    return checks.seed(seed, "seed")
 
 
 def check_batch_size(batch_size) -> int | None:
-    if batch_size is None:
-        return None
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive int or None, got {batch_size!r}.")
-    return int(batch_size)
+    return checks.batch_size(batch_size, "batch_size")
 
 
 def metric_functions(metrics) -> dict[str, Callable]:
