@@ -172,6 +172,7 @@ def backend_error(exc: BaseException, layer_names=()) -> Exception | None:
         ...         raise
         ...     raise err from exc
     """
+    exc = getattr(exc, "backend_exception", None) or exc  # translated once: again, with names
     text = str(getattr(exc, "message", None) or exc)
     backend = _is_backend_error(exc)
     if not backend and not (isinstance(exc, Exception) and any(w in str(exc) for w in _WRAPPERS)):
@@ -182,8 +183,13 @@ def backend_error(exc: BaseException, layer_names=()) -> Exception | None:
         return type(exc)(core)  # a message raised while tracing: the wrapper removed
     layer = _layer_of(text, layer_names)
     caller = re.search(r"Exception encountered when calling (\w+)\.call\(\)", text)
+    node = _NODE.search(text)
+    node = node and (node.group(1) or node.group(2))
     where = (f" in layer {layer!r}" if layer else
-             f" in a layer of class {caller.group(1)}" if caller else "")
+             f" in a layer of class {caller.group(1)}" if caller else
+             f" at operation {node!r}" if node else "")
     message = (f"The model failed inside its compiled computation{where} ({kind}: {core}); "
                + _hint(kind, core, text))
-    return ValueError(message)
+    err = ValueError(message)
+    err.backend_exception = exc
+    return err

@@ -145,3 +145,16 @@ def test_unexpected_dtype_input_is_refused_before_the_model_runs():
                       (np.array([[1e40, 0, 0]]), ValueError),
                       (np.array([[None, 1, 2]], dtype=object), TypeError)):
         check_case(lambda b=bad: vis.explain(model, b, "gradient", 0), (kind, "inputs"), [model])
+
+
+def test_a_layer_failing_inside_pss_and_pattern_passes(broken_models):
+    """The compiled passes of vis.pss and vis.pattern translate the backend's errors too."""
+    from vis.pattern import fit_patterns
+    from vis.pss import ParameterSaliency
+
+    model, _, phrase = broken_models["lambda_assert"]
+    x, y = np.ones((4, 4), "float32"), np.array([0, 1, 0, 1])
+    for call in (lambda: ParameterSaliency(model, include_dense=True).fit(x, y, verbose=False),
+                 lambda: fit_patterns(model, x, verbose=False)):
+        err = check_case(call, (ValueError, None), [model])
+        assert phrase in str(err) and "model.predict" in str(err), str(err)
