@@ -1,4 +1,9 @@
-"""Shared pieces of the benchmarks: models, the bare compiled gradient, a timer."""
+"""Shared pieces of the benchmarks: models, the bare compiled gradient, timers.
+
+Numbers on a shared machine are noisy: `compare` times the candidates in turns (round-robin,
+so that a load spike slows all of them alike) and keeps each one's best, and every script prints
+the load average next to its numbers. Ratios measured inside one run are what counts.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,59 @@ def mobilenet_v2(size=96):
     """MobileNetV2 with random weights (no download): ReLU(6.) layers, BatchNorm, 2.2M params."""
     keras.utils.set_random_seed(0)
     return keras.applications.MobileNetV2(weights=None, input_shape=(size, size, 3), classes=10)
+
+
+def vgg_like(size=64, classes=1000, name="vgg_like_15m"):
+    """A VGG-style CNN with random weights, about 15M parameters (most in the dense head)."""
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((size, size, 3))
+    h = inp
+    for filters in (64, 128, 256, 256):
+        h = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(h)
+        h = keras.layers.MaxPooling2D()(h)
+    h = keras.layers.Flatten()(h)
+    h = keras.layers.Dense(2048, activation="relu")(h)
+    h = keras.layers.Dense(2048, activation="relu")(h)
+    out = keras.layers.Dense(classes, activation="softmax", name="predictions")(h)
+    return keras.Model(inp, out, name=name)
+
+
+def load() -> str:
+    """The 1-minute load average and the number of cores, e.g. `'load 2.31 on 2 cores'`."""
+    try:
+        one = os.getloadavg()[0]
+    except OSError:
+        return "load n/a"
+    return f"load {one:.2f} on {os.cpu_count()} cores"
+
+
+def compare(fns: dict, repeats: int = 7, inner: int = 1, warmup: int = 2) -> dict:
+    """Best seconds per call of each function, timed in turns.
+
+    Each round runs every function `inner` times in a row (the mean of those is one sample);
+    the rounds go round-robin over the functions, so a load spike from another process slows
+    them all alike, and each function keeps its best sample.
+
+    Args:
+        fns: `{name: callable}`.
+        repeats: Rounds. Defaults to `7`.
+        inner: Calls per sample. Defaults to `1`.
+        warmup: Untimed calls of each function first (tracing). Defaults to `2`.
+
+    Returns:
+        `{name: best seconds per call}`.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeats):
+        for key, fn in fns.items():
+            t = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            best[key] = min(best[key], (time.perf_counter() - t) / inner)
+    return best
 
 
 def bare_gradient(model, class_index=0):

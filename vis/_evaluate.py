@@ -67,7 +67,7 @@ def evaluate(
     progress: Callable[[str, int, int], None] | None = None,
     **options,
 ) -> Report:
-    """Evaluates attribution methods with every metric, on one model and one batch of inputs.
+    """Evaluates attribution methods with every metric, on one model and a batch or a dataset.
 
     Each method explains the inputs once (the maps are cached and shared by the metrics); the
     metrics that need the method (robustness, randomization) recompute maps on perturbed
@@ -80,9 +80,15 @@ def evaluate(
     (defaults to `inputs`, as the sanity checks do), unless `method_options` gives their fitted
     options (e.g. `{"patternnet": {"patterns": p}}`).
 
+    `inputs` may be a dataset (a `tf.data.Dataset` of inputs or `(inputs, labels)`, or any
+    iterable of batches): it is evaluated batch by batch, each batch as it would be alone, and
+    the per-input values and curves are concatenated, so memory stays that of one batch
+    (`vis.streaming.evaluate_stream`; `targets=None` then takes the data's labels where it has
+    them, and `masks` is one array for all inputs, in order).
+
     Args:
         model: The Keras model (never modified).
-        inputs: A batch of inputs.
+        inputs: A batch of inputs, or a dataset / iterable of batches (above).
         targets: `None` (each input's predicted class), an int, or one int per input.
             Defaults to `None`.
         methods: Method names, `vis.methods.Method`s or callables. Defaults to `None`
@@ -120,6 +126,13 @@ def evaluate(
         >>> report.ranking("deletion")
         ['integrated_gradients', 'gradient', 'random']
     """
+    from vis import streaming
+
+    if streaming.is_stream(inputs):
+        return streaming.evaluate_stream(
+            evaluate, model, inputs, targets, methods=methods, metrics=metrics, masks=masks,
+            seed=seed, method_options=method_options, fit_inputs=fit_inputs,
+            batch_size=batch_size, verbose=verbose, progress=progress, **options)
     seed = _common.check_seed(seed)
     batch_size = engine.check_batch_size(batch_size)
     verbose = checks.boolean(verbose, "verbose")

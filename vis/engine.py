@@ -17,6 +17,7 @@ written in `keras.ops` and NumPy. The user's model is never modified.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 
@@ -32,7 +33,8 @@ from vis.utils import checks
 from vis.utils.model import ends_in_softmax, iter_layers, output_shape, resolve_layer
 
 __all__ = ["gradients", "scores", "activations", "predict", "prepare_input", "resolve_wrt",
-           "get_copy", "release", "ModelCopy", "PRE_SOFTMAX", "MAX_FUNCTIONS_PER_COPY", "check_batch_size"]
+           "get_copy", "release", "ModelCopy", "PRE_SOFTMAX", "MAX_FUNCTIONS_PER_COPY",
+           "check_batch_size", "options", "jit_default"]
 
 PRE_SOFTMAX = PRE
 # Compiled functions kept per copy (one per distinct set of losses / layers).
@@ -90,6 +92,54 @@ def check_batch_size(batch_size) -> int | None:
 _check_batch_size = check_batch_size
 
 
+class _Options(threading.local):
+    jit_compile: bool = False
+
+
+_OPTIONS = _Options()
+
+
+def jit_default(jit_compile: bool | None = None) -> bool:
+    """`jit_compile` as given, or the default of this thread (see `options`).
+
+    Raises:
+        TypeError: If `jit_compile` is not `None` or a bool.
+    """
+    if jit_compile is None:
+        return _OPTIONS.jit_compile
+    if not isinstance(jit_compile, (bool, np.bool_)):
+        raise TypeError(f"`jit_compile` must be a bool or None, got {jit_compile!r}.")
+    return bool(jit_compile)
+
+
+@contextlib.contextmanager
+def options(jit_compile: bool | None = None):
+    """Engine options for every compiled pass run inside the `with` block (this thread only).
+
+    How `vis.explain(..., jit_compile=True)` reaches the engine through any method: every
+    `gradients` / `scores` / `activations` / `predict` call in the block that does not pass
+    `jit_compile=` itself uses this value. The option is part of the compiled function's cache
+    key, so XLA and non-XLA functions live side by side.
+
+    Args:
+        jit_compile: Compile with XLA (`tf.function(jit_compile=True)`; `jax.jit` always;
+            `torch.compile`). `None` keeps the current value. Defaults to `None`.
+
+    Raises:
+        TypeError: If `jit_compile` is not `None` or a bool.
+
+    Example:
+        >>> with options(jit_compile=True):
+        ...     maps = vis.explain(model, x)
+    """
+    previous = _OPTIONS.jit_compile
+    _OPTIONS.jit_compile = jit_default(jit_compile)
+    try:
+        yield
+    finally:
+        _OPTIONS.jit_compile = previous
+
+
 def _as_list(x) -> tuple[list[np.ndarray], bool]:
     if isinstance(x, (list, tuple)):
         return list(x), True
@@ -100,6 +150,18 @@ def _chunks(n: int, batch_size: int | None):
     step = n if batch_size is None else check_batch_size(batch_size)
     for start in range(0, n, step):
         yield slice(start, start + step)
+
+
+def _sliced(arrays, sl: slice, n: int):
+    """`[a[sl] for a in arrays]`, without slicing when the chunk is everything."""
+    if sl.start == 0 and sl.stop >= n:
+        return list(arrays)
+    return [a[sl] for a in arrays]
+
+
+def _join(parts: list) -> np.ndarray:
+    """The chunks' results as one array (no copy for a single chunk)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _input_specs(B, copy: ModelCopy) -> list:
@@ -281,7 +343,14 @@ def _targets_of_gradient(copy: ModelCopy, wrt_path: str | None, replace: tuple[s
     return out
 
 
-def _gradient_function(copy: ModelCopy, specs, wrt_path: str | None, replace: tuple[str, ...]):
+def _per_sample(value, reduce):
+    """`reduce` over every axis but the batch axis: one value per sample."""
+    flat = keras.ops.reshape(value, (keras.ops.shape(value)[0], -1))
+    return reduce(flat, axis=1)
+
+
+def _gradient_function(copy: ModelCopy, specs, wrt_path: str | None, replace: tuple[str, ...],
+                       post=None, jit_compile: bool = False):
     B = _backend.get()
     problems = _TraceProblems()
     n_inputs = _n_inputs(copy)
@@ -327,14 +396,20 @@ def _gradient_function(copy: ModelCopy, specs, wrt_path: str | None, replace: tu
                 grad = keras.ops.zeros_like(value)
             ordered.append(keras.ops.cast(grad, "float32"))
             explained.append(value)
-        return keras.ops.cast(score, "float32"), ordered, explained
+        # one flag per sample and gradient: all finite (checked on the host without a pass
+        # over the maps)
+        finite = [_per_sample(keras.ops.isfinite(g), keras.ops.all) for g in ordered]
+        if post is None:
+            return keras.ops.cast(score, "float32"), ordered, explained, finite
+        maps, flags = post(ordered)
+        return keras.ops.cast(score, "float32"), maps, flags, finite
 
     weight_spec = B.spec((len(specs),), "float32")
     replace_specs = [B.spec((None,) + tuple(output_shape(copy.layers[p])[1:]), "float32")
                      for p in replace]
     signature = [_input_specs(B, copy) + replace_specs, weight_spec,
                  *[s[4] for s in specs if s[4] is not None]]
-    compiled = B.stateful(fn, copy.variables, signature)
+    compiled = B.stateful(fn, copy.variables, signature, jit_compile=jit_compile)
     compiled.problems = problems
     return compiled
 
@@ -348,6 +423,9 @@ def gradients(
     batch_size: int | None = None,
     return_wrt: bool = False,
     replace: dict | None = None,
+    *,
+    post=None,
+    jit_compile: bool | None = None,
 ):
     """Per-sample scores and gradients of `-sum(weight * loss)` for a validated batch `x`.
 
@@ -370,10 +448,18 @@ def gradients(
         replace: `{layer: values}`: these layers' outputs are replaced by the given batches
             (e.g. interpolated embeddings for Integrated Gradients), and the gradient is taken
             w.r.t. them. Defaults to `None`.
+        post: In-graph post-processing of the gradients: a hashable object (part of the
+            compiled function's cache key) called inside the compiled function as
+            `post(grads) -> (maps, flags)`, one map and one per-sample flag array per gradient
+            (e.g. `vis.visualization._postprocess.GraphFinish`: grad modifier, channel max and
+            normalization without a host pass). Defaults to `None`.
+        jit_compile: Compile with XLA (see `options`). Defaults to `None` (the thread's
+            default, `False` unless set by `options`).
 
     Returns:
         `(scores, grads)` (`scores` of shape `(N,)`; `grads` one array, or a list for a list
-        `x`), plus the differentiated values (same structure) with `return_wrt`.
+        `x`), plus the differentiated values (same structure) with `return_wrt`. With `post`:
+        `(scores, maps, flags)`, `maps` and `flags` in the structure of `grads`.
 
     Raises:
         ValueError: For unknown layers, indices out of range, a bad `batch_size`, no gradient
@@ -388,6 +474,7 @@ def gradients(
         True
     """
     B = _backend.get()
+    jit = jit_default(jit_compile)
     copy = get_copy(model, backprop_modifier)
     wrt_path = resolve_wrt(copy, wrt_tensor)
     xs, as_list = _as_list(x)
@@ -399,40 +486,44 @@ def gradients(
         if len(values) != n:
             raise ValueError(f"`replace[{layer_id!r}]` has {len(values)} samples, expected {n}.")
         replaced[path] = values
+    if post is not None and return_wrt:
+        raise ValueError("`return_wrt` cannot be combined with `post`.")
     paths = tuple(sorted(replaced))
     specs, targets = _loss_specs(copy, losses, n, B)
-    key = ("gradients", tuple(s[0].cache_key() for s in specs), wrt_path, paths)
-    fn = _function(copy, key, lambda: _gradient_function(copy, specs, wrt_path, paths))
+    key = ("gradients", tuple(s[0].cache_key() for s in specs), wrt_path, paths, post, jit)
+    fn = _function(copy, key, lambda: _gradient_function(copy, specs, wrt_path, paths, post,
+                                                         jit))
     weights = np.asarray([float(w) for _, w in losses], dtype="float32")
     args = xs + [replaced[p] for p in paths]
-    score_parts, grad_parts, wrt_parts = [], [], []
+    score_parts, grad_parts, extra_parts, finite_parts = [], [], [], []
     for sl in _chunks(n, batch_size):
-        s, g, w = _invoke(fn, copy, [a[sl] for a in args], weights, *[t[sl] for t in targets])
+        s, g, w, ok = _invoke(fn, copy, _sliced(args, sl, n), weights, *_sliced(targets, sl, n))
         fn.problems.check()
         score_parts.append(_backend.to_numpy(s))
         grad_parts.append(_backend.to_numpy(g))
-        if return_wrt:
-            wrt_parts.append(_backend.to_numpy(w))
-    grads = [np.concatenate([p[i] for p in grad_parts]) for i in range(len(grad_parts[0]))]
-    bad = sorted({int(i) for g in grads for i in np.flatnonzero(
-        ~np.isfinite(g.reshape(n, -1)).all(axis=1))})
+        finite_parts.append(_backend.to_numpy(ok))
+        if return_wrt or post is not None:
+            extra_parts.append(_backend.to_numpy(w))
+    finite = [_join([p[i] for p in finite_parts]) for i in range(len(finite_parts[0]))]
+    bad = sorted({int(i) for ok in finite for i in np.flatnonzero(~ok)})
     if bad:
         raise ValueError(
             f"The gradient contains NaN or inf for sample(s) {bad[:10]}: the model is not "
             "differentiable at this input (e.g. sqrt or log at 0, or an overflow)."
         )
+    grads = [_join([p[i] for p in grad_parts]) for i in range(len(grad_parts[0]))]
     many = as_list and wrt_path is None
-    out = (np.concatenate(score_parts), grads if many else grads[0])
-    if return_wrt:
-        wrts = [np.concatenate([p[i] for p in wrt_parts]) for i in range(len(wrt_parts[0]))]
-        out = out + (wrts if many else wrts[0],)
+    out = (_join(score_parts), grads if many else grads[0])
+    if return_wrt or post is not None:
+        extra = [_join([p[i] for p in extra_parts]) for i in range(len(extra_parts[0]))]
+        out = out + (extra if many else extra[0],)
     return out
 
 
 # --- forward passes ----------------------------------------------------------------------------
 
 
-def _score_function(copy: ModelCopy, specs):
+def _score_function(copy: ModelCopy, specs, jit_compile: bool = False):
     B = _backend.get()
     problems = _TraceProblems()
     n_inputs = _n_inputs(copy)
@@ -445,7 +536,7 @@ def _score_function(copy: ModelCopy, specs):
 
     weight_spec = B.spec((len(specs),), "float32")
     signature = [_input_specs(B, copy), weight_spec, *[s[4] for s in specs if s[4] is not None]]
-    compiled = B.stateful(fn, copy.variables, signature)
+    compiled = B.stateful(fn, copy.variables, signature, jit_compile=jit_compile)
     compiled.problems = problems
     return compiled
 
@@ -456,6 +547,8 @@ def scores(
     x,
     batch_size: int | None = None,
     backprop_modifier=None,
+    *,
+    jit_compile: bool | None = None,
 ) -> np.ndarray:
     """Per-sample scores `-sum_j weight_j * loss_j` (forward only, compiled, batched).
 
@@ -469,6 +562,8 @@ def scores(
         batch_size: Evaluate in chunks of this many samples. Defaults to `None` (all at once).
         backprop_modifier: The copy to run (modifiers do not change forward values). Defaults
             to `None`.
+        jit_compile: Compile with XLA (see `options`). Defaults to `None` (the thread's
+            default).
 
     Returns:
         A float array `(N,)`.
@@ -483,22 +578,23 @@ def scores(
         True
     """
     B = _backend.get()
+    jit = jit_default(jit_compile)
     copy = get_copy(model, backprop_modifier)
     xs, _ = _as_list(x)
     n = len(xs[0])
     specs, targets = _loss_specs(copy, losses, n, B)
-    key = ("scores", tuple(s[0].cache_key() for s in specs))
-    fn = _function(copy, key, lambda: _score_function(copy, specs))
+    key = ("scores", tuple(s[0].cache_key() for s in specs), jit)
+    fn = _function(copy, key, lambda: _score_function(copy, specs, jit))
     weights = np.asarray([float(w) for _, w in losses], dtype="float32")
     parts = []
     for sl in _chunks(n, batch_size):
-        s = _invoke(fn, copy, [xi[sl] for xi in xs], weights, *[t[sl] for t in targets])
+        s = _invoke(fn, copy, _sliced(xs, sl, n), weights, *_sliced(targets, sl, n))
         fn.problems.check()
         parts.append(_backend.to_numpy(s))
-    return np.concatenate(parts)
+    return _join(parts)
 
 
-def _activation_function(copy: ModelCopy, keys: tuple[str, ...]):
+def _activation_function(copy: ModelCopy, keys: tuple[str, ...], jit_compile: bool = False):
     B = _backend.get()
     problems = _TraceProblems()
     n_inputs = _n_inputs(copy)
@@ -509,7 +605,7 @@ def _activation_function(copy: ModelCopy, keys: tuple[str, ...]):
         outs = [_recorded(rec, k, problems) for k in keys]
         return [keras.ops.zeros((1,)) if o is None else o for o in outs]
 
-    compiled = B.stateful(fn, copy.variables, [_input_specs(B, copy)])
+    compiled = B.stateful(fn, copy.variables, [_input_specs(B, copy)], jit_compile=jit_compile)
     compiled.problems = problems
     return compiled
 
@@ -521,6 +617,7 @@ def activations(
     *,
     pre_softmax: bool = False,
     batch_size: int | None = None,
+    jit_compile: bool | None = None,
 ):
     """The outputs of any layers of `model` on a validated batch (compiled, batched).
 
@@ -531,6 +628,8 @@ def activations(
             list of them.
         pre_softmax: For layers ending in a softmax, return the logits. Defaults to `False`.
         batch_size: Evaluate in chunks of this many samples. Defaults to `None` (all at once).
+        jit_compile: Compile with XLA (see `options`). Defaults to `None` (the thread's
+            default).
 
     Returns:
         One array per layer (a list when `layers` is a list).
@@ -549,18 +648,21 @@ def activations(
         path, layer = copy.layer(layer_id, "layers")
         keys.append(path + PRE if pre_softmax and ends_in_softmax(layer) else path)
     keys = tuple(keys)
-    fn = _function(copy, ("activations", keys), lambda: _activation_function(copy, keys))
+    jit = jit_default(jit_compile)
+    fn = _function(copy, ("activations", keys, jit),
+                   lambda: _activation_function(copy, keys, jit))
     xs, _ = _as_list(x)
+    n = len(xs[0])
     parts = []
-    for sl in _chunks(len(xs[0]), batch_size):
-        out = _invoke(fn, copy, [xi[sl] for xi in xs])
+    for sl in _chunks(n, batch_size):
+        out = _invoke(fn, copy, _sliced(xs, sl, n))
         fn.problems.check()
         parts.append(_backend.to_numpy(out))
-    result = [np.concatenate([p[i] for p in parts]) for i in range(len(keys))]
+    result = [_join([p[i] for p in parts]) for i in range(len(keys))]
     return result if as_list else result[0]
 
 
-def _predict_function(copy: ModelCopy):
+def _predict_function(copy: ModelCopy, jit_compile: bool = False):
     B = _backend.get()
     n_inputs = len(copy.source().inputs)
 
@@ -568,10 +670,11 @@ def _predict_function(copy: ModelCopy):
         outputs, _ = copy.forward(values, xs if n_inputs > 1 else xs[0])
         return keras.tree.flatten(outputs)
 
-    return B.stateful(fn, copy.variables, [_input_specs(B, copy)])
+    return B.stateful(fn, copy.variables, [_input_specs(B, copy)], jit_compile=jit_compile)
 
 
-def predict(model: keras.Model, x, batch_size: int | None = None):
+def predict(model: keras.Model, x, batch_size: int | None = None, *,
+            jit_compile: bool | None = None):
     """The outputs of `model` on a validated batch (compiled once, batched).
 
     Like `model.predict`, but compiled once per model with a `None` batch dimension (a new
@@ -581,6 +684,8 @@ def predict(model: keras.Model, x, batch_size: int | None = None):
         model: The user's model (never modified).
         x: A validated batch (a list of batches for a multi-input model).
         batch_size: Evaluate in chunks of this many samples. Defaults to `None` (all at once).
+        jit_compile: Compile with XLA (see `options`). Defaults to `None` (the thread's
+            default).
 
     Returns:
         An array for a single-output model, else a list of arrays (the flattened outputs).
@@ -596,9 +701,12 @@ def predict(model: keras.Model, x, batch_size: int | None = None):
     """
     batch_size = check_batch_size(batch_size)
     copy = get_copy(model)
-    fn = _function(copy, ("predict",), lambda: _predict_function(copy))
+    jit = jit_default(jit_compile)
+    key = ("predict",) if not jit else ("predict", True)
+    fn = _function(copy, key, lambda: _predict_function(copy, jit))
     xs, _ = _as_list(x)
-    parts = [_backend.to_numpy(_invoke(fn, copy, [xi[sl] for xi in xs]))
-             for sl in _chunks(len(xs[0]), batch_size)]
-    result = [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
+    n = len(xs[0])
+    parts = [_backend.to_numpy(_invoke(fn, copy, _sliced(xs, sl, n)))
+             for sl in _chunks(n, batch_size)]
+    result = [_join([p[i] for p in parts]) for i in range(len(parts[0]))]
     return result[0] if len(result) == 1 else result

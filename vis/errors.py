@@ -40,13 +40,14 @@ class NaNMapWarning(UserWarning):
     """
 
 
-def warn_if_degenerate(maps: np.ndarray, what: str, stacklevel: int = 3) -> None:
+def warn_if_degenerate(maps: np.ndarray, what: str, stacklevel: int = 3, where: str = "") -> None:
     """Warns when some samples' maps are all zero (`ZeroMapWarning`) or not finite (`NaNMapWarning`).
 
     Args:
         maps: A batch of maps `(N, ...)`.
         what: The method's name for the message.
         stacklevel: Passed to `warnings.warn`. Defaults to `3`.
+        where: Which maps, e.g. `" of input 'image'"`. Defaults to `""`.
 
     Example:
         >>> warn_if_degenerate(np.zeros((2, 3)), "gradient")  # warns: samples [0, 1]
@@ -55,13 +56,14 @@ def warn_if_degenerate(maps: np.ndarray, what: str, stacklevel: int = 3) -> None
     bad = np.flatnonzero(~np.isfinite(flat).all(axis=1))
     if bad.size:
         warnings.warn(
-            f"Method {what!r} gave maps with NaN or inf values for sample(s) {bad.tolist()[:10]}.",
+            f"Method {what!r} gave maps{where} with NaN or inf values for sample(s) "
+            f"{bad.tolist()[:10]}.",
             NaNMapWarning, stacklevel=stacklevel,
         )
     zero = np.flatnonzero(~np.any(flat != 0, axis=1))
     if zero.size:
         warnings.warn(
-            f"Method {what!r} gave an all-zero map for sample(s) {zero.tolist()[:10]} (e.g. dead "
+            f"Method {what!r} gave an all-zero map{where} for sample(s) {zero.tolist()[:10]} (e.g. dead "
             "ReLU units, or a target with no active path for this input); returned as zeros.",
             ZeroMapWarning, stacklevel=stacklevel,
         )

@@ -22,7 +22,7 @@ from vis.registry import Registry
 from vis.utils import checks
 
 __all__ = ["get", "checked", "register", "names", "absolute", "square", "negate", "relu", "invert",
-           "small_values", "linear"]
+           "small_values", "linear", "tensor_twin"]
 
 _EPS = 1e-7
 
@@ -228,6 +228,57 @@ def get(identifier) -> Callable:
     if identifier is None:
         return linear
     return REGISTRY.get(identifier)
+
+
+def _tensor_invert(grads):
+    """`invert` in `keras.ops`: `1 / (g + eps)`, `inf` where `g == -eps` (as NumPy gives)."""
+    import keras
+
+    shifted = grads + keras.ops.cast(_EPS, grads.dtype)
+    # not `1 / shifted`: TensorFlow's graph optimizer turns that into an approximate
+    # reciprocal (1 ulp off NumPy); `divide_no_nan` stays a correctly rounded division
+    inverse = keras.ops.divide_no_nan(keras.ops.ones_like(shifted), shifted)
+    return keras.ops.where(shifted == 0, keras.ops.cast(np.inf, grads.dtype), inverse)
+
+
+def _tensor_twins() -> dict:
+    import keras
+
+    return {
+        linear: lambda g: g,
+        absolute: keras.ops.abs,
+        square: keras.ops.square,
+        negate: keras.ops.negative,
+        relu: lambda g: keras.ops.maximum(g, keras.ops.zeros_like(g)),
+        invert: _tensor_invert,
+        small_values: lambda g: keras.ops.abs(_tensor_invert(g)),
+    }
+
+
+def tensor_twin(identifier) -> Callable | None:
+    """The `keras.ops` version of a built-in modifier, or `None` for any other modifier.
+
+    The keras-vis functions apply a built-in modifier inside the compiled gradient function
+    (`vis.visualization._postprocess.GraphFinish`), with the same float32 results as the NumPy
+    function; a callable, or a name registered by the user (also one that replaces a built-in),
+    stays in NumPy after the compiled call.
+
+    Args:
+        identifier: Anything `get` accepts.
+
+    Returns:
+        A function `tensor -> tensor`, or `None`.
+
+    Raises:
+        ValueError: If the name is unknown.
+        TypeError: If `identifier` is of an unsupported type.
+
+    Example:
+        >>> tensor_twin("absolute") is not None, tensor_twin(np.abs)
+        (True, None)
+    """
+    fn = get(identifier)
+    return next((twin for builtin, twin in _tensor_twins().items() if builtin is fn), None)
 
 
 def checked(identifier) -> Callable:

@@ -263,8 +263,6 @@ def test_library_messages_are_prefixed_never_reworded(run, work):
 @pytest.mark.parametrize("args, fragments", [
     (["cam", "tiny.keras", "blob.png", "--method", "gradient", "--penultimate-layer", "conv1"],
      ["--penultimate-layer: --method gradient does not work at a layer", "'output'"]),
-    (["saliency", "tiny.keras", "blob.png", "--method", "random", "--layer", "conv1"],
-     ["--layer: --method random explains no layer", "'seed'"]),
 ])
 def test_options_a_method_does_not_take(run, args, fragments):
     assert_user_error(run(*args), *fragments)

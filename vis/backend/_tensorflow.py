@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from vis.utils.compiled import compile_function
 
-__all__ = ["compile", "stateful", "value_and_grad", "vjp", "to_tensor", "spec"]
+__all__ = ["compile", "stateful", "value_and_grad", "vjp", "to_tensor", "spec", "Compiled"]
 
 
 def spec(shape: Sequence, dtype) -> tf.TensorSpec:
@@ -22,19 +24,96 @@ def compile(fn: Callable, specs=None, jit_compile: bool = False) -> Callable:  #
     return compile_function(fn, specs, **kwargs)
 
 
+_SMALL: dict = {}  # tensors of tiny arrays (loss weights): converting them costs more than a key
+_SMALL_SIZE, _SMALL_ENTRIES = 16, 256
+
+
+def _as_tensor(value, tensor_spec: tf.TensorSpec):
+    """`value` as a tensor of the spec's dtype."""
+    if isinstance(value, tf.Tensor):
+        return value if value.dtype == tensor_spec.dtype else tf.cast(value, tensor_spec.dtype)
+    array = np.asarray(value)
+    want = tensor_spec.dtype.as_numpy_dtype
+    if array.dtype != want:
+        array = array.astype(want, casting="same_kind")
+    if array.size > _SMALL_SIZE:
+        return tf.constant(array)
+    key = (array.dtype.str, array.shape, array.tobytes())
+    tensor = _SMALL.get(key)
+    if tensor is None:
+        if len(_SMALL) >= _SMALL_ENTRIES:
+            _SMALL.clear()
+        tensor = _SMALL[key] = tf.constant(array)
+    return tensor
+
+
+class Compiled:
+    """A `tf.function` with an input signature, called through its one concrete function.
+
+    Converting the NumPy arguments to tensors here and calling the concrete function skips
+    the polymorphic dispatch of `tf.function` (its per-call signature matching and argument
+    conversion): about 0.2 ms less per call, which is what a single-image explanation costs
+    beyond the compiled pass itself. Behaves like the `tf.function` otherwise.
+
+    Args:
+        function: The `tf.function` (made with an `input_signature`).
+        specs: Its input signature (nested lists of `tf.TensorSpec`).
+
+    Attributes:
+        function: The `tf.function`.
+        python_function: The traced Python function (e.g. to run it under a distribution
+            strategy's `run`).
+    """
+
+    def __init__(self, function, specs, python_function: Callable):
+        self.function = function
+        self.python_function = python_function
+        self._specs = list(specs)
+        self._concrete = None
+        self._lock = threading.Lock()
+
+    def _tensors(self, args):
+        out = []
+        for value, s in zip(args, self._specs):
+            if isinstance(s, (list, tuple)):
+                out.append([_as_tensor(v, t) for v, t in zip(value, s)])
+            else:
+                out.append(_as_tensor(value, s))
+        return out
+
+    def __call__(self, *args):
+        concrete = self._concrete
+        if concrete is None:
+            with self._lock:
+                if self._concrete is None:
+                    self._concrete = self.function.get_concrete_function()
+                concrete = self._concrete
+        if len(args) != len(self._specs):
+            raise TypeError(f"Expected {len(self._specs)} arguments, got {len(args)}.")
+        return concrete(*self._tensors(args))
+
+    def experimental_get_tracing_count(self) -> int:
+        """How many times the function was traced (1 once it ran)."""
+        return self.function.experimental_get_tracing_count()
+
+
 def stateful(fn: Callable, variables: Callable[[], tuple[list, list]], specs=None,
              jit_compile: bool = False) -> Callable:
     """Compiles `fn(values, *args)`; `values` are read from `variables()` inside the graph.
 
     The graph reads the user's variables directly: nothing is copied per call, and new weights
-    are seen without retracing.
+    are seen without retracing. With `specs`, returns a `Compiled` (called through its
+    concrete function); else the `tf.function`.
     """
 
     def bound(*args):
         trainable, non_trainable = variables()
         return fn(([v.value for v in trainable], [v.value for v in non_trainable]), *args)
 
-    return compile(bound, specs, jit_compile)
+    function = compile(bound, specs, jit_compile)
+    if specs is None:
+        return function
+    return Compiled(function, specs, bound)
 
 
 def value_and_grad(fn: Callable, inputs: list, wrt_inputs: Sequence[int],

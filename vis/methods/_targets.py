@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 
 from vis import engine
-from vis.losses import ActivationMaximization, PerSample
+from vis.losses import ActivationMaximization, Loss, PerSample
 from vis.utils import checks
 from vis.utils.model import output_shape
 
-__all__ = ["resolve_targets", "target_score", "output_units"]
+__all__ = ["resolve_targets", "target_score", "output_units", "PredictedScore", "predicted_score"]
 
 
 def output_units(model, output=-1) -> int:
@@ -108,3 +109,48 @@ def resolve_targets(model, x, targets, output=-1, batch_size=None, param: str = 
             f"(valid 0..{units - 1})."
         )
     return arr.astype("int64")
+
+
+class PredictedScore(Loss):
+    """The pre-softmax score of each sample's predicted class, found inside the compiled pass.
+
+    What `resolve_targets(targets=None)` followed by `target_score` computes in two passes (a
+    forward pass for the arg-max, then the gradient pass), in one: the arg-max of the output's
+    score is taken in the graph and held constant for the gradient (`stop_gradient` of its
+    one-hot mask), so the map is the same. For outputs of shape `(N, units)` (see
+    `predicted_score`); ties go to the first unit, as NumPy's `argmax`.
+
+    Args:
+        layer: The output layer (index, name, path or layer).
+    """
+
+    name = "predicted_score"
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def cache_key(self) -> object:
+        layer = self.layer if isinstance(self.layer, (int, str)) else id(self.layer)
+        return (type(self), layer, self.pre_softmax)
+
+    def call(self, output, target, channel_axis: int = -1):
+        units = int(output.shape[-1])
+        best = keras.ops.argmax(output, axis=-1)
+        mask = keras.ops.stop_gradient(keras.ops.one_hot(best, units, dtype=output.dtype))
+        return -keras.ops.sum(output * mask, axis=-1)
+
+
+def predicted_score(model, output=-1) -> list | None:
+    """`[(PredictedScore(output), 1.0)]` where it applies (a `(N, units)` output), else `None`.
+
+    Args:
+        model: The user's model.
+        output: The explained output layer. Defaults to `-1`.
+
+    Returns:
+        The losses, or `None` for outputs of another rank (whose score is a spatial mean: the
+        two-pass path keeps NumPy's float64 mean for the arg-max).
+    """
+    copy = engine.get_copy(model)
+    _, layer = copy.layer(output, "output")
+    return [(PredictedScore(output), 1.0)] if len(output_shape(layer)) == 2 else None

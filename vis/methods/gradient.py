@@ -14,9 +14,9 @@ import numpy as np
 
 from vis import engine
 from vis.methods._base import Method, register
-from vis.methods._targets import target_score
+from vis.methods._targets import predicted_score, target_score
 
-__all__ = ["raw", "gradient_of"]
+__all__ = ["raw", "gradient_of", "predicted"]
 
 
 def gradient_of(model, losses: Sequence, x, *, wrt=None, modifier=None,
@@ -61,6 +61,29 @@ def raw(model, inputs, targets, *, output=-1, batch_size: int | None = None) -> 
         >>> maps = raw(model, x, y)
     """
     return gradient_of(model, target_score(output, targets), inputs, batch_size=batch_size)
+
+
+def predicted(model, inputs, *, output=-1, batch_size: int | None = None) -> np.ndarray | None:
+    """`raw` for each sample's predicted class, in one compiled pass (no forward pass first).
+
+    What `vis.explain(model, x)` runs for the default method and `targets=None`: the same maps
+    as `raw(model, x, resolve_targets(model, x, None))`, with the arg-max taken inside the
+    gradient pass (`vis.methods._targets.PredictedScore`).
+
+    Args:
+        model: A Keras model (never modified).
+        inputs: A validated batch.
+        output: The output layer. Defaults to `-1`.
+        batch_size: Evaluate in chunks. Defaults to `None`.
+
+    Returns:
+        Maps shaped like `inputs`, or `None` where the output is not `(N, units)` (use the
+        two-pass path then).
+    """
+    losses = predicted_score(model, output)
+    if losses is None:
+        return None
+    return gradient_of(model, losses, inputs, batch_size=batch_size)
 
 
 register(Method(

@@ -29,8 +29,8 @@ that conditioning and with the batch size (float32 accumulation inside a batch):
 `dtype='float64'` where patterns must be exact. The reference implementation (iNNvestigate 1.x)
 keeps float32 running means.
 
-Memory does not depend on the data size. Under a `tf.distribute` strategy (call `fit_patterns`
-inside `strategy.scope()`), batches are split across replicas and the sums reduced: the result is
+Memory does not depend on the data size. Under a `tf.distribute` strategy (`strategy=`, or call
+`fit_patterns` inside `strategy.scope()`), batches are split across replicas and the sums reduced: the result is
 the same up to floating-point rounding. The model copy and the compiled pass are cached per model
 (in `vis.copies`; the copy runs on the model's current weights, also after further training or a
 re-`adapt()`; `vis.release(model)` frees them), so fitting again does not retrace.
@@ -91,6 +91,7 @@ def fit_patterns(
     dtype: str = "float32",
     negative: bool = False,
     steps: int | None = None,
+    strategy=None,
 ) -> Patterns:
     """Fits PatternNet's signal estimator for every Dense and Conv1D/2D/3D layer of `model`.
 
@@ -145,6 +146,10 @@ def fit_patterns(
         steps: Read only the first `steps` batches of `data` (elements of a batched dataset,
             `batch_size` samples otherwise); required for an infinite dataset
             (`dataset.repeat()`). Defaults to `None` (all of `data`).
+        strategy: A `tf.distribute` strategy (e.g. `MirroredStrategy` over GPUs or CPUs,
+            `MultiWorkerMirroredStrategy`) to fit under, as if called inside its `scope()`:
+            batches are split across its replicas and the sums reduced. Defaults to `None` (the
+            strategy in scope, if any).
 
     Returns:
         A `Patterns` mapping each layer path to a kernel-shaped pattern array.
@@ -164,6 +169,12 @@ def fit_patterns(
         ...                       estimator="linear", verbose=False)
         >>> streamed = fit_patterns(model, dataset.repeat(), steps=100, verbose=False)
     """
+    if strategy is not None:
+        from vis.streaming import check_strategy
+
+        with check_strategy(strategy).scope():
+            return fit_patterns(model, data, estimator, batch_size, verbose, dtype, negative,
+                                steps)
     estimator = get_estimator(estimator)
     compute_dtype = _check_dtype(dtype)
     verbose = checks.boolean(verbose, "verbose")

@@ -31,8 +31,8 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from vis import copies, engine
-from vis.sanity import _common, _layout
+from vis import copies, engine, streaming
+from vis.sanity import _common, _layout, streamed
 from vis.sanity.reinit import randomization_steps, reinitialize_layer
 from vis.sanity.result import Result
 from vis.utils import checks
@@ -136,9 +136,13 @@ def model_randomization_test(
     Args:
         model: A trained Keras classifier (Sequential or Functional, nested models allowed).
             Never modified.
-        x: The inputs to explain, a batch (or one sample).
+        x: The inputs to explain, a batch (or one sample); or a dataset (a `tf.data.Dataset`
+            or an iterable of `(inputs, labels)` batches, or of inputs with
+            `target='predicted'`), tested batch by batch in O(one batch) memory: every input's
+            scores, targets and the accuracy are kept, the maps and inputs of the first
+            `vis.sanity.streamed.KEEP` (16) only (see `vis.sanity.streamed`).
         y: Their labels: class indices `(N,)` or one-hot rows. May be `None` with
-            `target='predicted'` (then no accuracy is reported).
+            `target='predicted'` (then no accuracy is reported), and is `None` for a dataset.
         method: An explainer name (`'gradient'`, `'guided_backprop'`, `'deconvnet'`,
             `'smoothgrad'`, `'integrated_gradients'`, `'gradient_x_input'`, `'gradcam'`,
             `'guided_gradcam'`, `'patternnet'`, `'patternattribution'`, `'lrp'`, see
@@ -199,6 +203,19 @@ def model_randomization_test(
     default_metrics = metrics is _common.DEFAULT_METRICS
     fns = _common.metric_functions(metrics)
     channel_axis = _layout.check_channel_axis(channel_axis)
+    if streaming.is_stream(x):  # a dataset: batch by batch, O(one batch) memory
+        if y is not None:
+            raise ValueError("`y`: a dataset `x` brings its labels, as (inputs, labels) "
+                             "batches; leave `y=None`.")
+        if len(model.outputs) != 1:
+            raise ValueError(f"`model` has {len(model.outputs)} outputs; the sanity checks "
+                             "need one.")
+        return streamed.model_randomization_stream(
+            model, x, method, mode=mode, fns=fns, default_metrics=default_metrics,
+            target=target, reinitialize=reinitialize, seed=seed,
+            batch_size=_common.check_batch_size(batch_size), verbose=verbose,
+            steps=randomization_steps(model, layers), channel_axis=channel_axis,
+            workspace=_workspace, new_weights=_new_weights)
     x, _ = engine.prepare_input(model, x, "x")
     if len(model.outputs) != 1:
         raise ValueError(f"`model` has {len(model.outputs)} outputs; the sanity checks need one.")

@@ -26,11 +26,12 @@ class Result:
             model randomization test, `['random_labels']` for the data randomization test.
         scores: `{metric: array of shape (len(steps), N)}`: the similarity of each input's map
             at each step to its map from the original model.
-        maps: `{'original': maps, step: maps, ...}`: the raw explanations, `(N, ...)` each.
+        maps: `{'original': maps, step: maps, ...}`: the raw explanations, `(N, ...)` each
+            (a test streamed over a dataset keeps the first `vis.sanity.streamed.KEEP`).
         accuracy: `{'original': acc, step: acc, ...}`: accuracy of each model on `(x, y)` (the
             test set for the data randomization test); `None` when no labels were given.
         targets: `{'original': classes, step: classes, ...}`: the class explained for each input.
-        inputs: The explained inputs `x`.
+        inputs: The explained inputs `x` (streamed: the first `vis.sanity.streamed.KEEP`).
         channel_axis: The channel axis of the inputs (`-1` or `1`), or `None` if they have
             none (grayscale `(N, H, W)` images, flat vectors). Defaults to `None`.
         map_channel_axis: The channel axis of the maps, summed over by the metrics and the
@@ -61,6 +62,13 @@ class Result:
     train_accuracy: dict[str, float] | None = field(default=None)
     models: dict | None = field(default=None, repr=False)
 
+    @property
+    def n_inputs(self) -> int:
+        """The number of inputs tested (a streamed test keeps only the first few `inputs`)."""
+        for values in self.scores.values():
+            return int(np.shape(values)[-1])
+        return len(self.inputs)
+
     def table(self) -> dict[str, dict[str, tuple[float, float]]]:
         """Mean and standard deviation of each metric's scores at each step.
 
@@ -90,7 +98,7 @@ class Result:
         cols = [f"{m:>15}" for m in metrics] + [f"{'accuracy':>10}"]
         if self.train_accuracy is not None:
             cols.append(f"{'train acc':>10}")
-        n = len(self.inputs)
+        n = self.n_inputs
         reference = "true-label model's" if self.mode == "data" else "original model's"
         lines = [
             f"Sanity check ({self.mode}) of {self.method!r} on {n} input(s): similarity to the "
@@ -137,5 +145,5 @@ class Result:
     def __repr__(self) -> str:
         return (
             f"Result(method={self.method!r}, mode={self.mode!r}, steps={self.steps}, "
-            f"metrics={list(self.scores)}, n={len(self.inputs)})"
+            f"metrics={list(self.scores)}, n={self.n_inputs})"
         )

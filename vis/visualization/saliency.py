@@ -16,7 +16,13 @@ from vis.losses import ActivationMaximization
 from vis.methods.gradient import gradient_of
 from vis.utils import checks
 from vis.visualization._keras_vis import as_model, check_losses, prepare_seed
-from vis.visualization._postprocess import finish, finish_inputs, warn_if_zero
+from vis.visualization._postprocess import (
+    check_flags,
+    finish,
+    finish_inputs,
+    graph_finish,
+    warn_if_zero,
+)
 
 __all__ = ["visualize_saliency", "visualize_saliency_with_losses"]
 
@@ -82,6 +88,20 @@ def visualize_saliency_with_losses(
     batch = prepare_seed(model, seed_input)
     # keras-vis differentiates sum(w * loss); the engine's score is -sum(w * loss).
     negated = [(loss, -weight) for loss, weight in losses]
+    caxes = None
+    if wrt_tensor is not None:
+        copy = engine.get_copy(model)
+        caxes = (copy.channel_axis(copy.layer(wrt_tensor, "wrt_tensor")[1]),)
+    post = graph_finish(model, batch, grad_modifier, keepdims, normalize, caxes)
+    if post is not None:  # the built-in post-processing runs in the compiled function
+        _, maps, flags = engine.gradients(model, negated, batch.value, wrt_tensor=wrt_tensor,
+                                          backprop_modifier=backprop_modifier,
+                                          batch_size=batch_size, post=post)
+        many = isinstance(maps, list)
+        check_flags(flags if many else [flags], grad_modifier, "gradient map")
+        if wrt_tensor is not None:
+            return maps[0] if batch.single else maps
+        return batch.restore(maps)
     raw = gradient_of(model, negated, batch.value, wrt=wrt_tensor, modifier=backprop_modifier,
                       batch_size=batch_size)
     if wrt_tensor is not None:  # maps of a layer's output: its own channel axis
