@@ -154,8 +154,9 @@ def integrated_gradients(
         embeddings; a list for a list `x`), and `f(x) - f(baseline)` per sample.
 
     Raises:
-        ValueError: For `steps < 2`, a `baseline` of the wrong shape or with NaN/inf values,
-            or the errors of `vis.engine.gradients`.
+        ValueError: For `steps < 2`, more than `vis.utils.checks.MAX_COPIES` path points, a
+            `baseline` of the wrong shape or with NaN/inf values (a callable's too, and its
+            errors, naming `baseline`), or the errors of `vis.engine.gradients`.
 
     Example:
         >>> from vis.losses import ActivationMaximization

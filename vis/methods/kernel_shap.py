@@ -135,8 +135,9 @@ def raw(model, inputs, targets, *, output=-1, segments="slic", n_segments: int =
         input, `None` for the inputs not perturbed.
 
     Raises:
-        ValueError: Bad segments, `samples < 2`, bad baseline or seed, inputs that are not
-            images, or an `input` that is not an image.
+        ValueError: Bad segments, `samples < 2`, more than `vis.utils.checks.MAX_COPIES`
+            coalitions (or coalitions over `MAX_BYTES`), bad baseline or seed, inputs that are
+            not images, or an `input` that is not an image.
 
     Example:
         >>> maps = raw(model, x, y, segments=np.arange(64).reshape(8, 8) // 16, samples=64)

@@ -97,8 +97,9 @@ def raw(model, inputs, targets, *, output=-1, segments="slic", n_segments: int =
         `None` for the inputs not perturbed.
 
     Raises:
-        ValueError: Bad segments, samples, width, alpha, baseline or seed, inputs that are
-            not images, or an `input` that is not an image.
+        ValueError: Bad segments, samples, width, alpha, baseline or seed, more than
+            `vis.utils.checks.MAX_COPIES` coalitions, inputs that are not images, or an
+            `input` that is not an image.
 
     Example:
         >>> maps = raw(model, x, y, n_segments=16, samples=500)

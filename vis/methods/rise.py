@@ -109,8 +109,10 @@ def raw(model, inputs, targets, *, output=-1, masks: int = 4000, cells: int = 7,
         values).
 
     Raises:
-        ValueError: Bad `masks`, `cells`, `p` or `seed`, inputs that are not images, or an
-            `input` that is not an image (or several image inputs and no `input`).
+        ValueError: Bad `masks`, `cells`, `p` or `seed`, more than
+            `vis.utils.checks.MAX_COPIES` masked images or grids over `MAX_BYTES`, inputs that
+            are not images, or an `input` that is not an image (or several image inputs and no
+            `input`).
 
     Example:
         >>> maps = raw(model, x, y, masks=1000, cells=4, seed=0)

@@ -182,6 +182,9 @@ def model_randomization_test(
         ValueError: Unknown `mode` / `target` / method / metric, a metric that does not apply
             to the maps, bad inputs or labels, a bad `channel_axis`, a layer without
             initializers (pass `reinitialize=`), or maps that are not finite or change shape.
+            An exception raised by a callable `method`, metric or `reinitialize` comes back as
+            a `ValueError` (a `TypeError` stays one) naming that parameter, the original
+            chained.
         TypeError: Arguments of the wrong type.
 
     Example:

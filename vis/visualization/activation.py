@@ -141,7 +141,10 @@ def visualize_activation_with_losses(
 
     Raises:
         ValueError: Bad `input_range`, `max_iter`, `lr`, a `wrt_tensor` other than the input,
-            an integer-input model, or the errors of `visualize_saliency`.
+            an integer-input model, a loss that becomes NaN or inf, a regularizer, input
+            modifier, callback or `grad_modifier` that raises or returns values of another
+            shape or NaN / inf (the message names its parameter), or the errors of
+            `visualize_saliency`.
         TypeError: Malformed `losses`, modifiers, callbacks, or an unknown optimizer option.
 
     Example:
@@ -329,9 +332,12 @@ def visualize_activation(
         no seed, one sample or a batch of one.
 
     Raises:
-        ValueError: Bad `input_range`, `max_iter`, `lr`, modifiers, an integer-input model,
-            or the errors of `visualize_saliency`.
-        TypeError: Arguments of the wrong type or an unknown optimizer option.
+        ValueError: Bad `input_range`, `max_iter`, `lr`, weights, an integer-input model, an
+            input modifier, callback or `grad_modifier` that raises or returns values of
+            another shape or NaN / inf (the message names its parameter), or the errors of
+            `visualize_saliency`.
+        TypeError: Arguments of the wrong type (`model` not a Keras model) or an unknown
+            optimizer option.
 
     Note:
         After changing the model's architecture in place (e.g. `layer.activation = ...`), vis
