@@ -15,6 +15,7 @@ from vis.errors import ZeroMapWarning
 from vis.metrics import _common
 from vis.metrics.curve import Curve
 from vis.metrics.report import Report
+from vis.utils import checks
 
 __all__ = ["evaluate", "Report", "default_methods", "default_metrics", "DEFAULT_FAMILIES",
            "DEFAULT_METRICS", "CONTROL"]
@@ -134,6 +135,10 @@ def evaluate(
             batch_size=batch_size, verbose=verbose, progress=progress, **options)
     seed = _common.check_seed(seed)
     batch_size = engine.check_batch_size(batch_size)
+    verbose = checks.boolean(verbose, "verbose")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"`progress` must be None or a callable (description, done, total), "
+                        f"got {type(progress).__name__}.")
     x, t, layout = _common.prepare(model, inputs, targets, batch_size)
     chosen = _resolve_methods(default_methods() if methods is None else methods)
     metric_list = _resolve_metrics(default_metrics(masks is not None) if metrics is None
@@ -156,7 +161,7 @@ def evaluate(
             bar.set_description(description)
             bar.update(1)
         if progress is not None:
-            progress(description, done, total)
+            checks.call(progress, "progress", description, done, total)
 
     values, curves, errors = {}, {}, {}
     try:

@@ -162,8 +162,8 @@ def _maps(model, x, method, targets, output, layer, settings, batch_size, option
         options["output"] = output
     if settings is None:
         return method(model, x, t, batch_size=batch_size, **options)
-    return methods.noise_tunnel(method, model, x, t, batch_size=batch_size, **settings,
-                                **options)
+    return methods.noise_tunnel(method, model, x, t, batch_size=batch_size,
+                                method_options=options, settings_name="smooth", **settings)
 
 
 def _finish(maps: list, method, arrays, keepdims: bool, batch, quiet: bool = False) -> list:

@@ -27,8 +27,10 @@ import numpy as np
 from vis import backend as _backend
 from vis import inputs as _inputs
 from vis.copies import PRE, ModelCopy, get_copy, release
+from vis.errors import backend_error
 from vis.losses import Loss
-from vis.utils.model import ends_in_softmax, output_shape, resolve_layer
+from vis.utils import checks
+from vis.utils.model import ends_in_softmax, iter_layers, output_shape, resolve_layer
 
 __all__ = ["gradients", "scores", "activations", "predict", "prepare_input", "resolve_wrt",
            "get_copy", "release", "ModelCopy", "PRE_SOFTMAX", "MAX_FUNCTIONS_PER_COPY",
@@ -84,11 +86,7 @@ def check_batch_size(batch_size) -> int | None:
     Raises:
         ValueError: For anything else (booleans included).
     """
-    if batch_size is None:
-        return None
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive int or None, got {batch_size!r}.")
-    return int(batch_size)
+    return checks.batch_size(batch_size, "batch_size")
 
 
 _check_batch_size = check_batch_size
@@ -214,6 +212,24 @@ def _recorded(rec: dict, key: str, problems: _TraceProblems):
         )
         return None
     return _single(rec[key], key)
+
+
+def _invoke(fn, copy, *args):
+    """Calls a compiled function; an error of the model or the backend becomes a `ValueError`.
+
+    TensorFlow's `InvalidArgumentError` (and the other backends' errors), or a layer failing
+    while it is traced, reach the user as one clear message naming the layer and what to do
+    (see `vis.errors.backend_error`), never as "Graph execution error".
+    """
+    try:
+        return fn(*args)
+    except Exception as exc:
+        source = copy.source()
+        names = [p.split("/")[-1] for p, _ in iter_layers(source)] if source is not None else []
+        err = backend_error(exc, names)
+        if err is None:
+            raise
+        raise err from exc
 
 
 _FUNCTIONS_LOCK = threading.Lock()
@@ -481,7 +497,7 @@ def gradients(
     args = xs + [replaced[p] for p in paths]
     score_parts, grad_parts, extra_parts, finite_parts = [], [], [], []
     for sl in _chunks(n, batch_size):
-        s, g, w, ok = fn(_sliced(args, sl, n), weights, *_sliced(targets, sl, n))
+        s, g, w, ok = _invoke(fn, copy, _sliced(args, sl, n), weights, *_sliced(targets, sl, n))
         fn.problems.check()
         score_parts.append(_backend.to_numpy(s))
         grad_parts.append(_backend.to_numpy(g))
@@ -572,7 +588,7 @@ def scores(
     weights = np.asarray([float(w) for _, w in losses], dtype="float32")
     parts = []
     for sl in _chunks(n, batch_size):
-        s = fn(_sliced(xs, sl, n), weights, *_sliced(targets, sl, n))
+        s = _invoke(fn, copy, _sliced(xs, sl, n), weights, *_sliced(targets, sl, n))
         fn.problems.check()
         parts.append(_backend.to_numpy(s))
     return _join(parts)
@@ -639,7 +655,7 @@ def activations(
     n = len(xs[0])
     parts = []
     for sl in _chunks(n, batch_size):
-        out = fn(_sliced(xs, sl, n))
+        out = _invoke(fn, copy, _sliced(xs, sl, n))
         fn.problems.check()
         parts.append(_backend.to_numpy(out))
     result = [_join([p[i] for p in parts]) for i in range(len(keys))]
@@ -690,6 +706,7 @@ def predict(model: keras.Model, x, batch_size: int | None = None, *,
     fn = _function(copy, key, lambda: _predict_function(copy, jit))
     xs, _ = _as_list(x)
     n = len(xs[0])
-    parts = [_backend.to_numpy(fn(_sliced(xs, sl, n))) for sl in _chunks(n, batch_size)]
+    parts = [_backend.to_numpy(_invoke(fn, copy, _sliced(xs, sl, n)))
+             for sl in _chunks(n, batch_size)]
     result = [_join([p[i] for p in parts]) for i in range(len(parts[0]))]
     return result[0] if len(result) == 1 else result

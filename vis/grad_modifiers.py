@@ -19,8 +19,9 @@ from collections.abc import Callable
 import numpy as np
 
 from vis.registry import Registry
+from vis.utils import checks
 
-__all__ = ["get", "register", "names", "absolute", "square", "negate", "relu", "invert",
+__all__ = ["get", "checked", "register", "names", "absolute", "square", "negate", "relu", "invert",
            "small_values", "linear", "tensor_twin"]
 
 _EPS = 1e-7
@@ -278,3 +279,43 @@ def tensor_twin(identifier) -> Callable | None:
     """
     fn = get(identifier)
     return next((twin for builtin, twin in _tensor_twins().items() if builtin is fn), None)
+
+
+def checked(identifier) -> Callable:
+    """`get(identifier)`, whose output is checked on every call: what every map applies.
+
+    The modifier's exceptions name `grad_modifier` (see `vis.utils.checks.call`), and what it
+    returns must be finite numbers of the gradient's shape: a modifier returning NaN, a scalar
+    or `None` raises a `ValueError` naming `grad_modifier` instead of giving a silent all-zero
+    or 0-d map.
+
+    Args:
+        identifier: Anything `get` accepts.
+
+    Returns:
+        A function `array -> array` (`linear` itself for `None` / `'linear'`).
+
+    Raises:
+        ValueError: As `get`; and, when called, for outputs of another shape, `None` or NaN/inf.
+        TypeError: As `get`; and, when called, for non-numeric outputs.
+
+    Example:
+        >>> checked(lambda g: g * np.nan)(np.ones(2))
+        Traceback (most recent call last):
+        ValueError: `grad_modifier` returned NaN or inf values.
+    """
+    fn = get(identifier)
+    if fn is linear:
+        return fn
+
+    def modifier(grads):
+        out = checks.call(fn, "grad_modifier", grads)
+        shape = np.shape(grads)
+        if out is None or np.shape(out) != shape:
+            got = "None" if out is None else f"an array of shape {np.shape(out)}"
+            raise ValueError(f"`grad_modifier` {identifier!r} returned {got} for maps of shape "
+                             f"{shape}; a grad modifier must return an array of the same shape.")
+        return checks.returned_array(out, "grad_modifier")
+
+    modifier.__name__ = getattr(fn, "__name__", "grad_modifier")
+    return modifier

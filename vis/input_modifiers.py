@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vis.utils import checks
+
 __all__ = ["InputModifier", "Jitter", "Rotate2D", "Scale"]
 
 
@@ -62,11 +64,16 @@ class Jitter(InputModifier):
     """
 
     def __init__(self, jitter=0.05, seed: int | None = None):
-        values = np.atleast_1d(np.asarray(jitter, dtype="float64"))
+        checks.no_booleans(jitter, "jitter")
+        try:
+            values = np.atleast_1d(np.asarray(jitter, dtype="float64"))
+        except (TypeError, ValueError):
+            raise ValueError(f"`jitter` must be >= 0 (one value or one per axis), got "
+                             f"{jitter!r}.") from None
         if values.ndim != 1 or not np.all(np.isfinite(values)) or np.any(values < 0):
             raise ValueError(f"`jitter` must be >= 0 (one value or one per axis), got {jitter!r}.")
         self.jitter = values
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(checks.seed(seed))
 
     def _limits(self, inp: np.ndarray) -> list[int]:
         axes = _spatial_axes(inp)
@@ -99,11 +106,10 @@ class Rotate2D(InputModifier):
     """
 
     def __init__(self, degree: float = 3.0, seed: int | None = None):
-        degree = float(degree)
-        if not np.isfinite(degree) or degree < 0:
+        if not checks.is_real(degree) or not np.isfinite(float(degree)) or degree < 0:
             raise ValueError(f"`degree` must be a finite number >= 0, got {degree!r}.")
-        self.degree = degree
-        self.rng = np.random.default_rng(seed)
+        self.degree = float(degree)
+        self.rng = np.random.default_rng(checks.seed(seed))
 
     def pre(self, inp: np.ndarray) -> np.ndarray:
         """Rotates every sample by one random angle (bilinear, reflected borders)."""
@@ -135,11 +141,11 @@ class Scale(InputModifier):
     """
 
     def __init__(self, low: float = 0.9, high: float = 1.1, seed: int | None = None):
-        low, high = float(low), float(high)
-        if not (np.isfinite(low) and np.isfinite(high) and 0 < low <= high):
+        low, high = checks.positive_float(low, "low"), checks.positive_float(high, "high")
+        if not low <= high:
             raise ValueError(f"`low` and `high` must satisfy 0 < low <= high, got {low}, {high}.")
         self.low, self.high = low, high
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(checks.seed(seed))
 
     def pre(self, inp: np.ndarray) -> np.ndarray:
         """Zooms every sample by one random factor about its centre (bilinear)."""

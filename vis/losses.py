@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from vis.registry import Registry
+from vis.utils import checks
 
 Tensor = Any  # a backend tensor (tf.Tensor, jax.Array or torch.Tensor)
 
@@ -40,6 +41,7 @@ class PerSample:
     """
 
     def __init__(self, indices):
+        checks.no_booleans(indices, "per_sample")
         arr = np.asarray(indices)
         if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
             raise ValueError(
@@ -224,6 +226,7 @@ def filter_mask(filter_indices, n: int, units: int, param: str = "filter_indices
     if isinstance(filter_indices, (int, np.integer)):
         indices = [int(filter_indices)]
     elif isinstance(filter_indices, (Sequence, np.ndarray)) and not isinstance(filter_indices, str):
+        checks.no_booleans(filter_indices, param)
         try:
             shape = np.shape(filter_indices)
         except ValueError:  # ragged nesting

@@ -102,7 +102,7 @@ class Registry(Generic[T]):
         valid = ", ".join(self.names())
         aliases = ", ".join(f"{a} -> {c}" for a, c in sorted(self._aliases.items()))
         raise ValueError(
-            f"Could not interpret {self.kind} {name!r}. Valid names: {valid}"
+            f"Could not interpret {self.kind} {name!r} (`{self.kind}`). Valid names: {valid}"
             + (f" (aliases: {aliases})" if aliases else "")
             + f"; or {self._accepts}."
         )

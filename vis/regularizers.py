@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vis.utils import checks
+
 __all__ = ["InputRegularizer", "TotalVariation", "LPNorm"]
 
 
@@ -54,9 +56,9 @@ class TotalVariation(InputRegularizer):
 
     def __init__(self, img_input=None, beta: float = 2.0):
         del img_input
-        beta = float(beta)
-        if not np.isfinite(beta) or beta <= 0:
+        if not checks.is_real(beta) or not np.isfinite(float(beta)) or beta <= 0:
             raise ValueError(f"`beta` must be a positive number, got {beta!r}.")
+        beta = float(beta)
         self.beta = beta
         self.name = f"TV({beta:g}) Loss"
 
@@ -103,9 +105,9 @@ class LPNorm(InputRegularizer):
 
     def __init__(self, img_input=None, p: float = 6.0):
         del img_input
-        p = float(p)
-        if not p >= 1:
+        if not checks.is_real(p) or not float(p) >= 1:
             raise ValueError(f"`p` must be in [1, inf], got {p!r}.")
+        p = float(p)
         self.p = p
         self.name = f"L-{p:g} Norm Loss"
 

@@ -50,8 +50,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:
         if args.traceback:
             raise
-        return fail(f"{type(err).__name__}: {clean_message(str(err))} "
-                    "(run `vis --traceback ...` for details)", 1)
+        from vis.errors import backend_error
+
+        translated = backend_error(err)  # TensorFlow's own text ("Graph execution error", ...)
+        message = (str(translated) if translated is not None
+                   else f"{type(err).__name__}: {clean_message(str(err))}")
+        return fail(f"{message} (run `vis --traceback ...` for details)", 1)
 
 
 if __name__ == "__main__":

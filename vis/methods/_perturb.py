@@ -26,6 +26,7 @@ import numpy as np
 from vis import engine
 from vis.inputs import input_specs
 from vis.methods._targets import target_score
+from vis.utils import checks
 from vis.utils.model import model_channel_axis
 
 __all__ = ["Evaluator", "resolve_baseline", "resolve_input", "select_inputs", "per_input_option",
@@ -45,25 +46,18 @@ PROGRESS_SECONDS = 2.0
 
 
 def positive_int(value, name: str) -> int:
-    """`value` as an int >= 1; otherwise a `ValueError` naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
-    return int(value)
+    """`value` as an int >= 1; otherwise a `ValueError` naming `name` (`checks.positive_int`)."""
+    return checks.positive_int(value, name)
 
 
 def check_seed(seed) -> int | None:
-    """`seed` as `None` or an int >= 0; otherwise a `ValueError`."""
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                             or seed < 0):
-        raise ValueError(f"`seed` must be None or a non-negative int, got {seed!r}.")
-    return None if seed is None else int(seed)
+    """`seed` as `None` or an int >= 0; otherwise a `ValueError` (`checks.seed`)."""
+    return checks.seed(seed, "seed")
 
 
 def check_verbose(verbose) -> bool | None:
     """`verbose` as `None` (automatic), `True` or `False`; otherwise a `TypeError`."""
-    if verbose is not None and not isinstance(verbose, (bool, np.bool_)):
-        raise TypeError(f"`verbose` must be None, True or False, got {verbose!r}.")
-    return None if verbose is None else bool(verbose)
+    return checks.optional_boolean(verbose, "verbose")
 
 
 def default_batch_size(sample_shape: Sequence[int], dtype="float32") -> int:
@@ -295,40 +289,19 @@ def resolve_baseline(baseline, x: np.ndarray, *, mean_axes: tuple[int, ...],
         ValueError: Unknown names, wrong shapes, NaN or inf values.
         TypeError: Booleans and other types.
     """
-    names = ("mean",) if blur_axes is None else ("mean", "blur")
-    if isinstance(baseline, str):
-        if baseline == "mean":
-            return np.broadcast_to(x.mean(axis=mean_axes, keepdims=True, dtype="float64")
-                                   .astype(x.dtype), x.shape)
-        if baseline == "blur" and blur_axes is not None:
-            from scipy.ndimage import gaussian_filter
+    def mean(x: np.ndarray) -> np.ndarray:
+        return x.mean(axis=mean_axes, keepdims=True, dtype="float64").astype(x.dtype)
 
-            sigma = [0.0] * x.ndim
-            for axis, s in zip(blur_axes, blur_sigma([x.shape[a] for a in blur_axes])):
-                sigma[axis] = s
-            return gaussian_filter(x.astype("float64"), sigma).astype(x.dtype)
-        raise ValueError(f"`{param}` must be a number, an array or one of {list(names)}, got "
-                         f"{baseline!r}.")
-    if isinstance(baseline, (bool, np.bool_)) or baseline is None:
-        raise TypeError(f"`{param}` must be a number, an array or one of {list(names)}, got "
-                        f"{baseline!r}.")
-    try:
-        b = np.asarray(baseline, dtype="float64")
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"`{param}` must be a number, an array or one of {list(names)}, got "
-                        f"{type(baseline).__name__}.") from exc
-    if not np.all(np.isfinite(b)):
-        raise ValueError(f"`{param}` contains NaN or inf values.")
-    if b.shape != x.shape:
-        try:
-            b = np.broadcast_to(b, x.shape[1:])
-        except ValueError:
-            raise ValueError(
-                f"`{param}` has shape {b.shape}; expected a number, one input {x.shape[1:]}, "
-                f"the batch {x.shape}, or a shape that broadcasts to one input."
-            ) from None
-        b = np.broadcast_to(b, x.shape)
-    return b.astype(x.dtype)
+    def blur(x: np.ndarray) -> np.ndarray:
+        from scipy.ndimage import gaussian_filter
+
+        sigma = [0.0] * x.ndim
+        for axis, s in zip(blur_axes, blur_sigma([x.shape[a] for a in blur_axes])):
+            sigma[axis] = s
+        return gaussian_filter(x.astype("float64"), sigma).astype(x.dtype)
+
+    names = {"mean": mean} if blur_axes is None else {"mean": mean, "blur": blur}
+    return checks.baseline(baseline, x, param, names=names)
 
 
 # --- interpolation -----------------------------------------------------------------------------
@@ -394,6 +367,9 @@ class Evaluator:
         verbose: `None` (a progress bar when, timed on the second call, the remaining calls
             should take more than `PROGRESS_SECONDS`), `True` or `False`. Defaults to `None`.
         desc: The progress bar's label. Defaults to `""`.
+        work: `(parameter, value)`: the option that sets the number of perturbations, named
+            when `run` is asked for more than `vis.utils.checks.MAX_COPIES` of them (refused
+            up front). Defaults to `None` (not checked).
 
     Example:
         >>> ev = Evaluator(model, x, y)
@@ -402,7 +378,7 @@ class Evaluator:
 
     def __init__(self, model, x, targets, *, output=-1, probability: bool = False,
                  input_index: int = 0, batch_size: int | None = None, verbose=None,
-                 desc: str = ""):
+                 desc: str = "", work: tuple[str, object] | None = None):
         self.model = model
         self.xs = list(x) if isinstance(x, (list, tuple)) else [x]
         self.multi = isinstance(x, (list, tuple))
@@ -415,6 +391,8 @@ class Evaluator:
                            else default_batch_size(sample.shape[1:], sample.dtype))
         self.verbose = check_verbose(verbose)
         self.desc = desc
+        self.work_param = None if work is None else (work[0], work[1], "perturbed copies of "
+                                                     "the inputs")
         self.calls = 0  # compiled calls made (for tests)
 
     @property
@@ -472,8 +450,10 @@ class Evaluator:
         Returns:
             One float64 array of `counts[i]` scores per input.
         """
+        total = int(sum(int(c) for c in counts))
+        if self.work_param is not None:
+            checks.work(total, *self.work_param)
         out = [np.empty(int(c), dtype="float64") for c in counts]
-        total = int(sum(counts))
         n_calls = math.ceil(total / self.batch_size) if total else 0
         bar = self._bar(total) if self.verbose else None
         try:

@@ -7,6 +7,7 @@ import numpy as np
 
 from vis import engine
 from vis.losses import ActivationMaximization, Loss, PerSample
+from vis.utils import checks
 from vis.utils.model import output_shape
 
 __all__ = ["resolve_targets", "target_score", "output_units", "PredictedScore", "predicted_score"]
@@ -83,6 +84,7 @@ def resolve_targets(model, x, targets, output=-1, batch_size=None, param: str = 
     elif isinstance(targets, (bool, np.bool_)):
         raise TypeError(f"`{param}` must be an int or one int per sample, got {targets!r}.")
     else:
+        checks.no_booleans(targets, param)
         arr = np.asarray(targets)
         if arr.dtype == object or arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
             raise TypeError(

@@ -140,7 +140,8 @@ def _ablation(model, xs: list[np.ndarray], index: int, targets, output, groups, 
         return np.where(hit, base[i], x[i])
 
     ev = Evaluator(model, xs if len(xs) > 1 else x, targets, output=output, input_index=index,
-                   batch_size=batch_size, verbose=verbose, desc="feature_ablation")
+                   batch_size=batch_size, verbose=verbose, desc="feature_ablation",
+                   work=("groups", groups))
     clean = np.concatenate(ev.run([1] * len(x), lambda i, sl: x[i:i + 1]))
     drops = clean[:, None] - np.stack(ev.run([n_groups] * len(x), ablated))
     return drops[:, labels].astype(map_dtype(x))

@@ -230,7 +230,7 @@ def grad_cam(model, losses: Sequence, x: np.ndarray, *, output=-1, layer=None,
                                       return_wrt=True)
     if caxis == 1:  # channels_first -> channels_last for the arithmetic below
         grads, acts = np.moveaxis(grads, 1, -1), np.moveaxis(acts, 1, -1)
-    grads = np.asarray(grad_modifiers.get(grad_modifier)(grads))
+    grads = np.asarray(grad_modifiers.checked(grad_modifier)(grads))
     spatial = tuple(range(1, grads.ndim - 1))
     weights = grad_cam_weights(grads, acts, variant, spatial)
     cams = np.maximum(np.einsum("n...k,nk->n...", acts.astype("float64"), weights), 0.0)

@@ -3,9 +3,10 @@
 Paper: "Axiomatic Attribution for Deep Networks", https://arxiv.org/abs/1703.01365.
 `IG(x) = (x - x') * integral_0^1 grad f(x' + a (x - x')) da`, by the trapezoid rule over `steps`
 points `a = linspace(0, 1, steps)` with weights `1/(steps-1)` and halved end weights (they sum to
-1). Completeness: `sum(IG) ~= f(x) - f(x')`. All steps of an input are evaluated in one vectorized
-batch (chunked by `batch_size`). `integrated_gradients` is the core shared with the keras-vis
-`visualize_integrated_gradients`.
+1). Completeness: `sum(IG) ~= f(x) - f(x')`. The path points are streamed: built, evaluated and
+summed `batch_size` at a time (by default all steps of an input together when they fit in about
+64 MB), so memory does not grow with `steps`. `integrated_gradients` is the core shared with the
+keras-vis `visualize_integrated_gradients`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,34 @@ from vis import inputs as _inputs
 from vis.methods._base import Method, register
 from vis.methods._targets import target_score
 from vis.methods.smoothgrad import repeat_loss
+from vis.utils import checks
 
 __all__ = ["raw", "integrated_gradients", "trapezoid_weights"]
+
+# Path points per call by default: about this many bytes of them (at least 64 when they fit).
+_BATCH_BYTES = 64 * 2**20
+
+
+def _default_per_call(space, steps: int) -> int:
+    """Path points per call: `max(steps, 64)`, within about 64 MB of interpolated inputs."""
+    row = max(1, sum(int(np.prod(v.shape[1:])) * max(v.dtype.itemsize, 4) for v, _, _ in space))
+    return max(1, min(max(steps, 64), _BATCH_BYTES // row))
+
+
+def _path_pieces(n: int, steps: int, size: int):
+    """Chunks of `size` path points: lists of `(input, first step, last step + 1)`."""
+    chunk, room = [], size
+    for i in range(n):
+        k = 0
+        while k < steps:
+            take = min(room, steps - k)
+            chunk.append((i, k, k + take))
+            k, room = k + take, room - take
+            if room == 0:
+                yield chunk
+                chunk, room = [], size
+    if chunk:
+        yield chunk
 
 
 def trapezoid_weights(steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -51,29 +78,8 @@ def trapezoid_weights(steps: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _baselines(baseline, x: np.ndarray, param: str = "baseline") -> np.ndarray:
-    if baseline is None:
-        return np.zeros_like(x)
-    if isinstance(baseline, str):
-        raise ValueError(
-            f"`{param}` must be None (zeros), a number, an array or a callable, got the string "
-            f"{baseline!r}."
-        )
-    try:
-        b = np.asarray(baseline(x) if callable(baseline) else baseline, dtype=x.dtype)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"`{param}` could not be read as numbers: {exc}") from None
-    if b.ndim == 0:
-        b = np.full(x.shape, b, dtype=x.dtype)
-    if b.shape == x.shape[1:]:
-        b = np.broadcast_to(b, x.shape)
-    if b.shape != x.shape:
-        raise ValueError(
-            f"`{param}` has shape {b.shape}; expected one sample {x.shape[1:]} or the batch "
-            f"shape {x.shape}."
-        )
-    if not np.all(np.isfinite(b)):
-        raise ValueError(f"`{param}` contains NaN or inf values.")
-    return b
+    """`None` (zeros), a number, an array or a callable, as baselines shaped like `x`."""
+    return checks.baseline(baseline, x, param, none="zeros")
 
 
 def _space(model, xs: list[np.ndarray], baselines: list, baseline_token, batch_size):
@@ -148,8 +154,9 @@ def integrated_gradients(
         embeddings; a list for a list `x`), and `f(x) - f(baseline)` per sample.
 
     Raises:
-        ValueError: For `steps < 2`, a `baseline` of the wrong shape or with NaN/inf values,
-            or the errors of `vis.engine.gradients`.
+        ValueError: For `steps < 2`, more than `vis.utils.checks.MAX_COPIES` path points, a
+            `baseline` of the wrong shape or with NaN/inf values (a callable's too, and its
+            errors, naming `baseline`), or the errors of `vis.engine.gradients`.
 
     Example:
         >>> from vis.losses import ActivationMaximization
@@ -162,41 +169,51 @@ def integrated_gradients(
         raise ValueError(f"`steps` must be a positive int, got {steps!r}.")
     if steps < 2:
         raise ValueError(f"`steps` must be >= 2 for the trapezoid rule, got {steps}.")
+    batch_size = checks.batch_size(batch_size)
     xs, as_list = (list(x), True) if isinstance(x, list) else ([x], False)
     n = len(xs[0])
+    checks.work(int(steps) * n, "steps", steps, "path points")
     space = _space(model, xs, _inputs.per_input(model, baseline, "baseline") if as_list
                    else [baseline], baseline_token, batch_size)
     alphas, weights = trapezoid_weights(steps)
-    per_call = batch_size if batch_size is not None else max(steps, 64)
-    inputs_per_chunk = max(1, per_call // steps)
-    outs = [np.empty(v.shape, dtype="float64") for v, _, _ in space]
-    delta = np.empty(n, dtype="float64")
-    for start in range(0, n, inputs_per_chunk):
-        idx = np.arange(start, min(n, start + inputs_per_chunk))
+    per_call = batch_size if batch_size is not None else _default_per_call(space, steps)
+    outs = [np.zeros(v.shape, dtype="float64") for v, _, _ in space]
+    delta = np.zeros(n, dtype="float64")
+    for chunk in _path_pieces(n, steps, per_call):
+        owners = np.concatenate([np.full(b - a, i) for i, a, b in chunk])
         call_inputs, replace = [], {}
         for (values, base, path), xk in zip(space, xs):
-            a = alphas.reshape((steps,) + (1,) * (values.ndim - 1)).astype(values.dtype)
-            points = np.concatenate([base[i] + a * (values[i] - base[i]) for i in idx]
-                                    ).astype(values.dtype)
+            parts = []
+            for i, a, b in chunk:
+                al = alphas[a:b].reshape((b - a,) + (1,) * (values.ndim - 1)).astype(values.dtype)
+                parts.append(base[i] + al * (values[i] - base[i]))
+            points = (parts[0] if len(parts) == 1 else np.concatenate(parts)).astype(values.dtype)
             if path is None:
                 call_inputs.append(points)
             else:
-                call_inputs.append(np.repeat(xk[idx], steps, axis=0))
+                call_inputs.append(xk[owners])
                 replace[path] = points
-        chunk_losses = [(repeat_loss(loss, idx, steps), w) for loss, w in losses]
+        chunk_losses = [(repeat_loss(loss, owners, 1), w) for loss, w in losses]
         scores, grads = engine.gradients(
             model, chunk_losses, call_inputs if as_list else call_inputs[0],
             backprop_modifier=backprop_modifier, batch_size=per_call, replace=replace or None,
         )
         grads = grads if as_list else [grads]
-        for out, g, (values, base, _) in zip(outs, grads, space):
-            g = g.reshape((len(idx), steps) + values.shape[1:]).astype("float64")
-            # a broadcast sum rather than tensordot: BLAS threads left spinning after a matmul
-            # would compete with TensorFlow's own threads for the next chunk's gradients
-            avg = (g * weights.reshape((1, steps) + (1,) * (values.ndim - 1))).sum(axis=1)
-            out[idx] = (values[idx] - base[idx]) * avg
-        scores = scores.reshape(len(idx), steps)
-        delta[idx] = scores[:, -1] - scores[:, 0]
+        pos = 0
+        for i, a, b in chunk:
+            w = weights[a:b]
+            for out, g, (values, _, _) in zip(outs, grads, space):
+                gi = g[pos:pos + b - a].astype("float64")
+                # a broadcast sum rather than tensordot: BLAS threads left spinning after a
+                # matmul would compete with TensorFlow's own threads for the next gradients
+                out[i] += (gi * w.reshape((b - a,) + (1,) * (values.ndim - 1))).sum(axis=0)
+            if a == 0:
+                delta[i] -= scores[pos]
+            if b == steps:
+                delta[i] += scores[pos + b - a - 1]
+            pos += b - a
+    for out, (values, base, _) in zip(outs, space):
+        out *= values - base
     results = [out.astype(v.dtype) for out, (v, _, _) in zip(outs, space)]
     return (results if as_list else results[0]), delta
 

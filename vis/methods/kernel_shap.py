@@ -33,6 +33,7 @@ from vis.methods._perturb import (
     spatial_axes,
 )
 from vis.methods._segments import coalition_inputs, resolve_segments, to_pixels
+from vis.utils import checks
 
 __all__ = ["raw", "shapley_coalitions", "solve_shapley"]
 
@@ -134,8 +135,9 @@ def raw(model, inputs, targets, *, output=-1, segments="slic", n_segments: int =
         input, `None` for the inputs not perturbed.
 
     Raises:
-        ValueError: Bad segments, `samples < 2`, bad baseline or seed, inputs that are not
-            images, or an `input` that is not an image.
+        ValueError: Bad segments, `samples < 2`, more than `vis.utils.checks.MAX_COPIES`
+            coalitions (or coalitions over `MAX_BYTES`), bad baseline or seed, inputs that are
+            not images, or an `input` that is not an image.
 
     Example:
         >>> maps = raw(model, x, y, segments=np.arange(64).reshape(8, 8) // 16, samples=64)
@@ -166,8 +168,13 @@ def _kernel_shap(model, xs, index, targets, output, segments, n_segments, baseli
     caxis = channel_axis_of(model, x)
     labels = resolve_segments(segments, x, axes, caxis, n_segments)
     base = resolve_baseline(baseline, x, mean_axes=axes, blur_axes=axes)
-    plans = [shapley_coalitions(int(lab.max()) + 1, samples, np.random.default_rng(seed))
-             for lab in labels]
+    features = [int(lab.max()) + 1 for lab in labels]
+    counts = [2 if m <= 1 else 2**m if m < 63 and 2**m <= samples else samples
+              for m in features]
+    checks.work(sum(counts), "samples", samples, "coalitions (perturbed copies of the inputs)")
+    checks.memory(24 * sum(c * m for c, m in zip(counts, features)), "samples", samples,
+                  "coalitions")
+    plans = [shapley_coalitions(m, samples, np.random.default_rng(seed)) for m in features]
     ev = Evaluator(model, xs if len(xs) > 1 else x, targets, output=output, input_index=index,
                    batch_size=batch_size, verbose=verbose, desc="kernel_shap")
     scores = ev.run([len(z) for z, _ in plans], lambda i, sl: coalition_inputs(

@@ -29,6 +29,7 @@ from vis.methods._perturb import (
     spatial_axes,
 )
 from vis.methods._segments import coalition_inputs, resolve_segments, to_pixels
+from vis.utils import checks
 
 __all__ = ["raw", "lime_coalitions", "lime_weights"]
 
@@ -57,10 +58,7 @@ def lime_weights(z: np.ndarray, width: float) -> np.ndarray:
 
 
 def _positive_number(value, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)) \
-            or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive number, got {value!r}.")
-    return float(value)
+    return checks.positive_float(value, name)
 
 
 def raw(model, inputs, targets, *, output=-1, segments="slic", n_segments: int = 50,
@@ -99,8 +97,9 @@ def raw(model, inputs, targets, *, output=-1, segments="slic", n_segments: int =
         `None` for the inputs not perturbed.
 
     Raises:
-        ValueError: Bad segments, samples, width, alpha, baseline or seed, inputs that are
-            not images, or an `input` that is not an image.
+        ValueError: Bad segments, samples, width, alpha, baseline or seed, more than
+            `vis.utils.checks.MAX_COPIES` coalitions, inputs that are not images, or an
+            `input` that is not an image.
 
     Example:
         >>> maps = raw(model, x, y, n_segments=16, samples=500)
@@ -133,8 +132,11 @@ def _lime(model, xs, index, targets, output, segments, n_segments, baseline, sam
     caxis = channel_axis_of(model, x)
     labels = resolve_segments(segments, x, axes, caxis, n_segments)
     base = resolve_baseline(baseline, x, mean_axes=axes, blur_axes=axes)
-    plans = [lime_coalitions(int(lab.max()) + 1, samples, np.random.default_rng(seed))
-             for lab in labels]
+    features = [int(lab.max()) + 1 for lab in labels]
+    checks.work(samples * len(x), "samples", samples, "coalitions (perturbed copies of the "
+                "inputs)")
+    checks.memory(16 * samples * sum(features), "samples", samples, "coalitions")
+    plans = [lime_coalitions(m, samples, np.random.default_rng(seed)) for m in features]
     ev = Evaluator(model, xs if len(xs) > 1 else x, targets, output=output, input_index=index,
                    batch_size=batch_size, verbose=verbose, desc="lime")
     scores = ev.run([samples] * len(x), lambda i, sl: coalition_inputs(

@@ -37,7 +37,7 @@ def raw(model, inputs, targets, *, alpha: float = 1.0, beta: float = 0.0, output
     from vis.pattern import LRP
 
     check_output(model, output, "lrp_alpha_beta")
-    return np.asarray(LRP(model, rule="alpha_beta", alpha=alpha, beta=beta).explain(
+    return np.asarray(LRP(model, rule="alpha_beta", alpha=alpha, beta=beta).maps(
         inputs, np.asarray(targets), batch_size=batch_size))
 
 

@@ -37,7 +37,7 @@ def raw(model, inputs, targets, *, epsilon: float = 1e-7, output=-1,
     from vis.pattern import LRP
 
     check_output(model, output, "lrp_epsilon")
-    return np.asarray(LRP(model, rule="epsilon", epsilon=epsilon).explain(
+    return np.asarray(LRP(model, rule="epsilon", epsilon=epsilon).maps(
         inputs, np.asarray(targets), batch_size=batch_size))
 
 

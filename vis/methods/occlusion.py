@@ -149,7 +149,8 @@ def _occlusion(model, xs: list[np.ndarray], index: int, targets, output, window,
         return np.where(expand_spatial(mask, x, caxis), base[i], x[i])
 
     ev = Evaluator(model, xs if len(xs) > 1 else x, targets, output=output, input_index=index,
-                   batch_size=batch_size, verbose=verbose, desc="occlusion")
+                   batch_size=batch_size, verbose=verbose, desc="occlusion",
+                   work=("strides", strides))
     clean = np.concatenate(ev.run([1] * len(x), lambda i, sl: x[i:i + 1]))
     drops = clean[:, None] - np.stack(ev.run([n_windows] * len(x), occluded))
     total = drops.reshape((len(x),) + grid)

@@ -41,7 +41,7 @@ def raw(model, inputs, targets, *, patterns=None, output=-1,
 
     require_patterns(patterns, "patternattribution")
     check_output(model, output, "patternattribution")
-    return np.asarray(PatternAttribution(model, patterns).explain(
+    return np.asarray(PatternAttribution(model, patterns).maps(
         inputs, np.asarray(targets), batch_size=batch_size))
 
 

@@ -42,7 +42,7 @@ def raw(model, inputs, targets, *, patterns=None, output=-1,
 
     require_patterns(patterns, "patternnet")
     check_output(model, output, "patternnet")
-    return np.asarray(PatternNet(model, patterns).explain(inputs, np.asarray(targets),
+    return np.asarray(PatternNet(model, patterns).maps(inputs, np.asarray(targets),
                                                           batch_size=batch_size))
 
 

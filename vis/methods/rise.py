@@ -6,8 +6,10 @@ probability `p`, are bilinearly upsampled to `(cells + 1) * ceil(H / cells)` pix
 centres, edges clamped) and cropped at a random shift of less than one cell, giving smooth masks
 `M_i` in [0, 1]. The map is `S = sum_i f_c(x * M_i) M_i / (N p)` with `f_c` the target's
 probability (the softmax of the output's pre-softmax scores). Every random draw comes from
-`seed`; the grids and shifts are drawn up front and the full-size masks are built and evaluated
-`batch_size` at a time, so memory is bounded by `batch_size`, not by `masks`.
+`seed`; the grids (one byte per cell) and shifts are drawn up front and the full-size masks are
+built and evaluated `batch_size` at a time, so memory is bounded by `batch_size`, not by `masks`.
+More than `vis.utils.checks.MAX_COPIES` masked images, or grids over `MAX_BYTES`, are refused up
+front.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from vis.methods._perturb import (
     select_inputs,
     spatial_axes,
 )
+from vis.utils import checks
 
 __all__ = ["raw", "MaskSampler"]
 
@@ -54,7 +57,11 @@ class MaskSampler:
         rng = np.random.default_rng(seed)
         cell = [math.ceil(s / cells) for s in size]
         self.size = tuple(size)
-        self.grids = (rng.random((n, cells, cells)) < p).astype("float32")
+        # booleans, 1 byte per cell, drawn a chunk at a time (the same draws as at once)
+        step = max(1, 2**22 // (cells * cells))
+        self.grids = np.concatenate([rng.random((min(step, n - a), cells, cells)) < p
+                                     for a in range(0, n, step)]) if n else \
+            np.zeros((0, cells, cells), bool)
         self.shifts = [rng.integers(0, c, n) for c in cell]
         self.resize = [bilinear_matrix(cells, (cells + 1) * c).astype("float32") for c in cell]
 
@@ -62,7 +69,7 @@ class MaskSampler:
         """Masks `sl.start .. sl.stop - 1`, float32 `(B, H, W)`."""
         rows, cols = (r[s[sl, None] + np.arange(n)]
                       for r, s, n in zip(self.resize, self.shifts, self.size))
-        return rows @ self.grids[sl] @ cols.transpose(0, 2, 1)
+        return rows @ self.grids[sl].astype("float32") @ cols.transpose(0, 2, 1)
 
 
 def _probability(value) -> float:
@@ -102,8 +109,10 @@ def raw(model, inputs, targets, *, output=-1, masks: int = 4000, cells: int = 7,
         values).
 
     Raises:
-        ValueError: Bad `masks`, `cells`, `p` or `seed`, inputs that are not images, or an
-            `input` that is not an image (or several image inputs and no `input`).
+        ValueError: Bad `masks`, `cells`, `p` or `seed`, more than
+            `vis.utils.checks.MAX_COPIES` masked images or grids over `MAX_BYTES`, inputs that
+            are not images, or an `input` that is not an image (or several image inputs and no
+            `input`).
 
     Example:
         >>> maps = raw(model, x, y, masks=1000, cells=4, seed=0)
@@ -119,6 +128,11 @@ def raw(model, inputs, targets, *, output=-1, masks: int = 4000, cells: int = 7,
     if len(axes) != 2:
         raise ValueError(f"rise explains images (N, H, W, C); got inputs of shape {x.shape}.")
     caxis = channel_axis_of(model, x)
+    checks.work(masks * len(x), "masks", masks, "masked copies of the inputs")
+    checks.memory(masks * cells * cells, "masks", masks, f"{masks:,} grids of {cells} x {cells} "
+                  "cells")
+    checks.memory(max(x.shape[a] for a in axes) * 2 * (cells + 1) * cells * 4 + cells * cells
+                  * 8, "cells", cells, "upsampling matrices")
     sampler = MaskSampler(tuple(x.shape[a] for a in axes), masks, cells, p, seed)
     maps = np.zeros((len(x),) + sampler.size, dtype="float64")
     pending = {}  # the masks of the chunk being scored
@@ -131,7 +145,8 @@ def raw(model, inputs, targets, *, output=-1, masks: int = 4000, cells: int = 7,
         maps[i] += np.tensordot(probs, pending.pop((i, sl.start)), axes=1)
 
     ev = Evaluator(model, xs if len(xs) > 1 else x, targets, output=output, probability=True,
-                   input_index=index, batch_size=batch_size, verbose=verbose, desc="rise")
+                   input_index=index, batch_size=batch_size, verbose=verbose, desc="rise",
+                   work=("masks", masks))
     ev.run([masks] * len(x), masked, accumulate)
     return (maps / (masks * p)).astype(map_dtype(x))
 

@@ -15,7 +15,7 @@ import numpy as np
 from vis import engine
 from vis.losses import ActivationMaximization, PerSample
 from vis.methods._base import Method, get, register
-from vis.methods._smooth import noise_tunnel, smooth_maps
+from vis.methods._smooth import _per_call, noise_tunnel, smooth_maps
 
 __all__ = ["raw", "smooth_gradients", "repeat_loss"]
 
@@ -35,7 +35,8 @@ def smooth_gradients(model, losses: Sequence, x: np.ndarray,
     """Aggregates raw gradients over given noise arrays (the core of SmoothGrad).
 
     Sample `i`'s gradient is evaluated at `x[i] + noise_arrays(i)[s]` for every draw `s`, in
-    vectorized batches, and aggregated over the draws. Any noise model can be plugged in.
+    vectorized batches streamed `batch_size` noisy inputs at a time, and aggregated over the
+    draws. Any noise model can be plugged in.
 
     Args:
         model: The model.
@@ -46,7 +47,7 @@ def smooth_gradients(model, losses: Sequence, x: np.ndarray,
         kind: `'mean'`, `'square'` or `'var'`. Defaults to `'mean'`.
         backprop_modifier: See `vis.backprop_modifiers`. Defaults to `None`.
         batch_size: Maximum number of noisy inputs per gradient call. Defaults to `None`
-            (all samples of one input at once, at least 64).
+            (all samples of one input at once, at least 64, within about 64 MB).
 
     Returns:
         The aggregated raw gradients, shape of `x`.
@@ -63,12 +64,15 @@ def smooth_gradients(model, losses: Sequence, x: np.ndarray,
         >>> raw.shape == x.shape
         True
     """
-    first = noise_arrays(0)
-    s = len(next(d for d in first if d is not None) if isinstance(first, list) else first)
-    per_call = batch_size if batch_size is not None else max(s, 64)
+    samples = getattr(noise_arrays, "samples", None)
+    if samples is None:
+        first = noise_arrays(0)
+        samples = len(next(d for d in first if d is not None) if isinstance(first, list)
+                      else first)
+    per_call = _per_call(list(x) if isinstance(x, list) else [x], samples, batch_size)
 
-    def fn(noisy: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        chunk_losses = [(repeat_loss(loss, idx, s), w) for loss, w in losses]
+    def fn(noisy: np.ndarray, owners: np.ndarray) -> np.ndarray:
+        chunk_losses = [(repeat_loss(loss, owners, 1), w) for loss, w in losses]
         _, grads = engine.gradients(model, chunk_losses, noisy,
                                     backprop_modifier=backprop_modifier, batch_size=per_call)
         return grads

@@ -17,6 +17,7 @@ import numpy as np
 
 from vis import engine, methods
 from vis.errors import ZeroMapWarning
+from vis.utils import checks
 
 __all__ = ["SCORES", "MAX_CHUNK_VALUES", "Layout", "prepare", "maps_for", "pixel_maps",
            "expand", "baselines", "score_function", "run_perturbed", "sample_rngs", "check_int",
@@ -49,10 +50,7 @@ def check_positive(value, name: str, allow_zero: bool = False) -> float:
 
 
 def check_seed(seed) -> int | None:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                             or seed < 0):
-        raise ValueError(f"`seed` must be None or a non-negative int, got {seed!r}.")
-    return None if seed is None else int(seed)
+    return checks.seed(seed, "seed")
 
 
 def check_score(score) -> str:
@@ -154,7 +152,12 @@ def maps_for(model, x, t, attributions, options: dict, batch_size=None,
             if quiet:
                 warnings.simplefilter("ignore", ZeroMapWarning)
             maps = explain(model, x, attributions, t, batch_size=batch_size, **options)
-        return np.asarray(maps)
+        maps = np.asarray(maps)
+        if not np.all(np.isfinite(maps)):
+            raise ValueError(f"The method {getattr(attributions, '__name__', attributions)!r} "
+                             "(`method` / `attributions`) gave maps with NaN or inf values; the "
+                             "metric needs finite maps.")
+        return maps
     if options:
         raise TypeError(
             f"Options {sorted(options)} are for a method: pass `attributions` as a method name "
@@ -214,32 +217,16 @@ def baselines(baseline, x: np.ndarray, layout: Layout) -> np.ndarray:
     Raises:
         ValueError: For an unknown string, a shape that does not broadcast, or NaN/inf values.
     """
-    if isinstance(baseline, str):
-        if baseline != "blur":
-            raise ValueError(
-                f"`baseline` must be a number, an array, 'blur' or a callable, got {baseline!r}."
-            )
+    def blur(x: np.ndarray) -> np.ndarray:
         from scipy.ndimage import gaussian_filter
 
         sigma = min(5.0, min(layout.spatial) / 8.0)
         sigmas = [0.0] + [sigma] * (x.ndim - 1)
         if layout.channel_axis is not None:
             sigmas[layout.channel_axis] = 0.0
-        b = gaussian_filter(x.astype("float64"), sigmas, mode="nearest")
-    else:
-        if callable(baseline):
-            baseline = baseline(x)
-        try:
-            b = np.asarray(baseline, dtype="float64")
-            b = np.broadcast_to(b, x.shape)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"`baseline` must be a number, 'blur', a callable or an array that broadcasts to "
-                f"one input {x.shape[1:]} or the batch {x.shape}, got "
-                f"{np.shape(baseline) if not np.isscalar(baseline) else repr(baseline)}."
-            ) from exc
-    if not np.all(np.isfinite(b)):
-        raise ValueError("`baseline` contains NaN or inf values.")
+        return gaussian_filter(x.astype("float64"), sigmas, mode="nearest")
+
+    b = checks.baseline(baseline, x, "baseline", names={"blur": blur})
     return np.ascontiguousarray(b, dtype=x.dtype)
 
 
@@ -272,6 +259,17 @@ def score_function(model, score: str) -> Callable[[np.ndarray, np.ndarray, int |
             out = out.mean(axis=tuple(a for a in range(1, out.ndim) if a != c))
         return out.reshape(len(X), -1)[np.arange(len(X)), targets]
     return f
+
+
+def check_work(k: int, n: int, sample_values: int, name: str, value) -> None:
+    """Refuses `k` perturbed copies of each of `n` inputs when that is absurd, up front.
+
+    More than `vis.utils.checks.MAX_COPIES` copies in all, or one input's copies (built at
+    once, with their float64 temporaries: about `24 * k * sample_values` bytes) over
+    `vis.utils.checks.MAX_BYTES`, raise a `ValueError` naming `name` and the number needed.
+    """
+    checks.work(k * n, name, value, "perturbed copies of the inputs")
+    checks.memory(24 * k * sample_values, name, value, f"{k:,} perturbed copies of one input")
 
 
 def run_perturbed(f, make: Callable[[np.ndarray], np.ndarray], t: np.ndarray, k: int,

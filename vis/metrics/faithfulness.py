@@ -53,6 +53,7 @@ def _curve(kind, model, inputs, attributions, targets, steps, baseline, score, b
     if steps is None:
         steps = min(count, 100)
     steps = _common.check_int(steps, "steps")
+    _common.check_work(steps + 1, len(x), x[0].size, "steps", steps)
     removed = (np.arange(steps + 1) * count) // steps
     inserting = kind == "insertion"
 
@@ -245,6 +246,7 @@ def faithfulness_correlation(model, inputs, attributions, targets=None, *,
     samples = _common.check_int(samples, "samples", 2)
     seed = _common.check_seed(seed)
     x, t, layout = _common.prepare(model, inputs, targets, batch_size)
+    _common.check_work(samples, len(x), x[0].size, "samples", samples)
     f = _common.score_function(model, score)
     maps = _common.maps_for(model, x, t, attributions, options, batch_size)
     pix = _common.pixel_maps(maps, x, layout).reshape(len(x), -1)

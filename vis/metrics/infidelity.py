@@ -56,6 +56,7 @@ def infidelity(model, inputs, attributions, targets=None, *, samples: int = 50,
     noise = _common.check_positive(noise, "noise")
     seed = _common.check_seed(seed)
     x, t, layout = _common.prepare(model, inputs, targets, batch_size)
+    _common.check_work(samples, len(x), x[0].size, "samples", samples)
     maps = _common.maps_for(model, x, t, attributions, options, batch_size)
     if maps.shape == x.shape:
         phi = maps.astype("float64")

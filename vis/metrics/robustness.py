@@ -60,6 +60,7 @@ def sensitivities(model, inputs, targets, method, *, radius: float = 0.02, sampl
             f"recomputes the maps of perturbed inputs), got {type(method).__name__}."
         )
     x, t, _ = _common.prepare(model, inputs, targets, batch_size)
+    _common.check_work(samples, len(x), x[0].size, "samples", samples)
     phi = _common.maps_for(model, x, t, method, options, batch_size)
     phi = phi.reshape(len(x), -1).astype("float64")
     norms = np.linalg.norm(phi, axis=1)

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from vis import backend as _backend
+from vis.utils import checks
 
 __all__ = ["as_dataset", "limit_steps", "split", "is_dataset", "ArrayBatches"]
 
@@ -63,9 +64,7 @@ class ArrayBatches:
 
 
 def _check_batch_size(batch_size) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
-    return int(batch_size)
+    return checks.positive_int(batch_size, "batch_size")
 
 
 def _check_steps(steps) -> int | None:

@@ -215,6 +215,8 @@ class PatternNet:
 
         Returns:
             Maps shaped like `seed_input`: the backward pass started at `y_k` (pre-softmax).
+            Samples whose map is all zero (e.g. units that never fire) or not finite are
+            warned about (`vis.errors.ZeroMapWarning` / `NaNMapWarning`), as every method does.
 
         Raises:
             ValueError: Unsupported layer or activation (the message names it), missing or
@@ -226,6 +228,14 @@ class PatternNet:
             >>> signal = PatternNet(model, patterns).explain(x_test[:4], y_test[:4])
             >>> signal.shape
             (4, 8, 8, 1)
+        """
+        return explain_output(self.model, self.modifier, seed_input, filter_indices, batch_size,
+                              warn=type(self).__name__)
+
+    def maps(self, seed_input, filter_indices, batch_size: int | None = None) -> np.ndarray:
+        """`explain` without the `ZeroMapWarning` / `NaNMapWarning` (callers that warn).
+
+        `vis.explain(model, x, "patternnet", ...)` calls this and warns itself, once.
         """
         return explain_output(self.model, self.modifier, seed_input, filter_indices, batch_size)
 

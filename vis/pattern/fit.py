@@ -50,6 +50,7 @@ from vis.pattern._stream import streamer_for
 from vis.pattern._sums import FitPlan
 from vis.pattern.estimators import LayerStats, estimate, get_estimator
 from vis.pattern.patterns import Patterns
+from vis.utils import checks
 
 __all__ = ["fit_patterns"]
 
@@ -181,6 +182,8 @@ def fit_patterns(
                                 steps)
     estimator = get_estimator(estimator)
     compute_dtype = _check_dtype(dtype)
+    verbose = checks.boolean(verbose, "verbose")
+    negative = checks.boolean(negative, "negative")
     _layers.check_model(model)
     layers = _layers.kernel_layers(model)
     stats = {}

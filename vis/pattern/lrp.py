@@ -193,7 +193,8 @@ class LRP:
 
         Returns:
             Relevance maps shaped like `seed_input` (for the epsilon rule on a bias-free network
-            they sum to `y_k`, up to epsilon).
+            they sum to `y_k`, up to epsilon). Samples whose map is all zero or not finite are
+            warned about (`vis.errors.ZeroMapWarning` / `NaNMapWarning`).
 
         Raises:
             ValueError: Unsupported layer or activation (named), wrong input, index out of range.
@@ -203,5 +204,13 @@ class LRP:
             >>> relevance = LRP(model, rule="epsilon").explain(x_test[:4], y_test[:4])
             >>> relevance.shape
             (4, 8, 8, 1)
+        """
+        return explain_output(self.model, self.modifier, seed_input, filter_indices, batch_size,
+                              warn=f"LRP ({self.modifier.rule})")
+
+    def maps(self, seed_input, filter_indices, batch_size: int | None = None):
+        """`explain` without the `ZeroMapWarning` / `NaNMapWarning` (callers that warn).
+
+        `vis.explain(model, x, "lrp_epsilon", ...)` calls this and warns itself, once.
         """
         return explain_output(self.model, self.modifier, seed_input, filter_indices, batch_size)

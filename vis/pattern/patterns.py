@@ -8,6 +8,8 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
+from vis.utils import checks
+
 __all__ = ["Patterns"]
 
 _POS, _NEG, _META = "pattern:", "negative:", "__estimator__"
@@ -111,20 +113,32 @@ class Patterns(Mapping):
         """Loads patterns written by `save`.
 
         Args:
-            path: The `.npz` file.
+            path: The `.npz` file (or the path given to `save`, without the `.npz` NumPy
+                appended).
 
         Returns:
             The `Patterns`.
 
         Raises:
-            ValueError: If the file was not written by `Patterns.save`.
+            FileNotFoundError: If there is no such file.
+            ValueError: If the file was not written by `Patterns.save` (or is a directory).
+            TypeError: If `path` is not a path.
 
         Example:
             >>> patterns = Patterns.load("digits_patterns.npz")
         """
-        with np.load(path, allow_pickle=False) as data:
+        if isinstance(path, (str, os.PathLike)) and not os.path.exists(path) \
+                and os.path.exists(os.fsdecode(os.fspath(path)) + ".npz"):
+            path = os.fsdecode(os.fspath(path)) + ".npz"  # `save` (NumPy) appended the suffix
+        path = checks.file_path(path, "path", "patterns file")
+        try:
+            archive = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            raise ValueError(f"`path` {path!r} is not a file written by Patterns.save (not a "
+                             "NumPy .npz archive).") from None
+        with archive as data:
             if _META not in data.files:
-                raise ValueError(f"{os.fspath(path)!r} is not a file written by Patterns.save.")
+                raise ValueError(f"`path` {path!r} is not a file written by Patterns.save.")
             estimator = str(data[_META])
             pos = {k[len(_POS):]: data[k] for k in data.files if k.startswith(_POS)}
             neg = {k[len(_NEG):]: data[k] for k in data.files if k.startswith(_NEG)}

@@ -32,6 +32,7 @@ from vis.pattern._stream import streamer_for
 from vis.pattern.estimators import get_estimator
 from vis.pattern.fit import fit_patterns
 from vis.pattern.patterns import Patterns
+from vis.utils import checks
 
 __all__ = ["signal_quality"]
 
@@ -208,6 +209,7 @@ def signal_quality(
     """
     if (estimator is None) == (patterns is None):
         raise ValueError("Give exactly one of `estimator` (fit on `data`) and `patterns`.")
+    verbose = checks.boolean(verbose, "verbose")
     _layers.check_model(model)
     layers = _select(_layers.kernel_layers(model), layers)
     data = limit_steps(model, data, steps, batch_size)

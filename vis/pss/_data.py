@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from vis import backend as _backend
+from vis.utils import checks
 
 __all__ = ["image_array", "cast_images", "check_images", "check_labels", "check_batch_size",
            "iterate_batches", "dataset_size"]
@@ -94,6 +95,7 @@ def check_labels(y, n: int, n_classes: int, name: str = "y") -> np.ndarray:
     """
     if y is None:
         raise ValueError(f"`{name}` (the true labels) is required with array inputs.")
+    checks.no_booleans(y, name)
     labels = np.asarray(y)
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]

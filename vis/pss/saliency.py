@@ -36,6 +36,7 @@ from vis.pss._losses import is_graph_model, plan_loss
 from vis.pss._working_copy import CopyError, WorkingCopy
 from vis.pss.stats import RunningMoments, batch_moments
 from vis.pss.switch_off import turn_off
+from vis.utils import checks
 
 __all__ = ["ParameterSaliency", "STD_FLOOR"]
 
@@ -96,6 +97,8 @@ class ParameterSaliency:
     def __init__(self, model, loss="auto", layers: Sequence[str] | None = None,
                  include_dense: bool = False, granularity: str = "filter",
                  gradient_method: str = "auto"):
+        checks.model(model)
+        include_dense = checks.boolean(include_dense, "include_dense")
         if granularity not in _GRANULARITIES:
             raise ValueError(f"`granularity` must be one of {_GRANULARITIES}, received "
                              f"{granularity!r}.")
@@ -231,6 +234,8 @@ class ParameterSaliency:
         """
         from tqdm.auto import tqdm
 
+        verbose = checks.boolean(verbose, "verbose")
+
         if strategy is not None:
             _backend.require(
                 "`strategy=` (tf.distribute)",
@@ -254,7 +259,7 @@ class ParameterSaliency:
                 bar.update(len(images))
         if moments.count < 2:
             raise ValueError(
-                f"`fit` needs at least 2 validation samples for an unbiased std; received "
+                f"`x`: `fit` needs at least 2 validation samples for an unbiased std; received "
                 f"{moments.count}."
             )
         self.mean_, self.std_, self.n_samples_ = moments.mean, moments.std(ddof=1), moments.count
@@ -398,12 +403,13 @@ class ParameterSaliency:
         batch_size = check_batch_size(batch_size)
         images = image_array(x, self.input_shape)
         labels = check_labels(y, len(images), self.n_classes)
-        if not np.isfinite(boost):
+        if not checks.is_real(boost) or not np.isfinite(float(boost)):
             raise ValueError(f"`boost` must be a finite number, received {boost!r}.")
         mask = np.zeros((len(images), len(self.filters)))
         if filter_indices is None:
             k = self._check_k(k)
         else:
+            checks.no_booleans(filter_indices, "filter_indices")
             indices = np.asarray(filter_indices)
             if indices.ndim == 1:
                 indices = np.broadcast_to(indices, (len(images), indices.size))
@@ -513,16 +519,21 @@ class ParameterSaliency:
         Example:
             >>> psal = ParameterSaliency(model).load("pss_stats.npz")
         """
-        path = os.fspath(path)
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"`path` must be a file path (str or os.PathLike), got "
+                            f"{type(path).__name__}.")
+        path = os.fsdecode(os.fspath(path))
         if not os.path.exists(path) and os.path.exists(path + ".npz"):
             path = path + ".npz"  # `save` (NumPy) appended the suffix
         if not os.path.exists(path):
-            raise FileNotFoundError(f"No statistics file {path!r} (nor {path + '.npz'!r}).")
+            raise FileNotFoundError(f"`path`: no statistics file {path!r} (nor "
+                                    f"{path + '.npz'!r}).")
+        path = checks.file_path(path, "path", "statistics file")
         try:
             archive = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{path!r} is not a file written by ParameterSaliency.save ({exc}).") \
-                from None
+        except (OSError, ValueError, EOFError):
+            raise ValueError(f"`path` {path!r} is not a file written by ParameterSaliency.save "
+                             "(not a NumPy .npz archive).") from None
         with archive as data:
             keys = ("layer", "index", "granularity", "mean", "std", "n_samples")
             missing = [k for k in keys if k not in data.files]

@@ -19,6 +19,7 @@ from vis import backend as _backend
 from vis import engine
 from vis.pss._data import check_images, check_labels
 from vis.pss._kernels import find_kernels
+from vis.utils import checks
 from vis.utils.model import copy_model, iter_layers
 
 __all__ = ["turn_off", "switched_off_copy", "switch_off_experiment", "SwitchOffResult"]
@@ -26,6 +27,14 @@ __all__ = ["turn_off", "switched_off_copy", "switch_off_experiment", "SwitchOffR
 
 def _resolve(model, filters, bias: bool) -> list[tuple[object, tuple]]:
     """Maps `(kernel name, filter index)` pairs to `(variable, index)` assignments."""
+    checks.model(model)
+    bias = checks.boolean(bias, "bias")
+    if isinstance(filters, (str, bytes)) or not isinstance(filters, (list, tuple, np.ndarray)):
+        raise TypeError(
+            "`filters` must be a list of `(layer name, filter index)` pairs such as "
+            f"ParameterSaliency.filters entries; received {type(filters).__name__}: "
+            f"{filters!r}"[:300] + "."
+        )
     specs = {spec.name: spec for spec in find_kernels(model, include_dense=True)}
     layers = dict(iter_layers(model))
     targets = []
@@ -39,7 +48,8 @@ def _resolve(model, filters, bias: bool) -> list[tuple[object, tuple]]:
         spec = specs.get(name)
         if spec is None:
             raise ValueError(
-                f"No convolution or Dense kernel named {name!r}; known kernels: {sorted(specs)!r}."
+                f"No convolution or Dense kernel named {name!r} (in `filters`); known kernels: "
+                f"{sorted(specs)!r}."
             )
         if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
             raise ValueError(
@@ -49,8 +59,8 @@ def _resolve(model, filters, bias: bool) -> list[tuple[object, tuple]]:
         index = int(index)
         if not 0 <= index < spec.n_filters:
             raise ValueError(
-                f"Filter index {index} out of range for {name!r}, which has {spec.n_filters} "
-                "filters."
+                f"Filter index {index} out of range for {name!r} (in `filters`), which has "
+                f"{spec.n_filters} filters."
             )
         layer = layers[spec.path]
         targets.append((getattr(layer, spec.attr), spec.filter_index(index)))
@@ -221,8 +231,17 @@ def switch_off_experiment(model, psal, x, y, k: int = 10, n_random: int = 10, se
         >>> result = switch_off_experiment(model, psal, x_test, y_test, k=5, n_random=20)
         >>> print(result.summary())
     """
+    from vis.pss.saliency import ParameterSaliency
+
+    checks.model(model)
+    if not isinstance(psal, ParameterSaliency):
+        raise TypeError(f"`psal` must be a fitted vis.pss.ParameterSaliency, got "
+                        f"{type(psal).__name__}.")
     if psal.granularity != "filter":
         raise ValueError("`psal` must use granularity='filter' to switch filters off.")
+    seed = checks.seed(seed)
+    misclassified_only = checks.boolean(misclassified_only, "misclassified_only")
+    probabilities = checks.optional_boolean(probabilities, "probabilities")
     if isinstance(n_random, bool) or not isinstance(n_random, (int, np.integer)) or n_random < 1:
         raise ValueError(f"`n_random` must be a positive integer, received {n_random!r}.")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) \
@@ -230,6 +249,8 @@ def switch_off_experiment(model, psal, x, y, k: int = 10, n_random: int = 10, se
         raise ValueError(f"`k` must be an integer in [1, {len(psal.filters)}], received {k!r}.")
     images = check_images(x, psal.input_shape, psal.input_dtype)
     labels = check_labels(y, len(images), psal.n_classes)
+    checks.work(len(images) * (n_random + 2), "n_random", n_random,
+                "forward passes with filters switched off")
     if probabilities is None:
         if psal.outputs == "unknown":
             raise ValueError("Pass `probabilities=True/False`: `psal` uses a custom loss.")

@@ -10,6 +10,7 @@ import numpy as np
 
 from vis.sanity import explainers as _explainers
 from vis.sanity import metrics as _metrics
+from vis.utils import checks
 from vis.visualization import ZeroMapWarning
 
 DEFAULT_METRICS = ("spearman_abs", "spearman", "ssim", "hog")
@@ -30,19 +31,11 @@ def check_target(target) -> str:
 
 
 def check_seed(seed) -> int | None:
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"`seed` must be a non-negative int (or None), got {seed!r}.")
-    return int(seed)
+    return checks.seed(seed, "seed")
 
 
 def check_batch_size(batch_size) -> int | None:
-    if batch_size is None:
-        return None
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive int or None, got {batch_size!r}.")
-    return int(batch_size)
+    return checks.batch_size(batch_size, "batch_size")
 
 
 def metric_functions(metrics) -> dict[str, Callable]:
@@ -57,6 +50,11 @@ def metric_functions(metrics) -> dict[str, Callable]:
     out: dict[str, Callable] = {}
     for item in metrics:
         fn = _metrics.get(item)
+        if not isinstance(item, str) and not _accepts(fn, "channel_axis"):
+            raise TypeError(
+                f"`metrics`: the custom metric {getattr(fn, '__name__', fn)!r} must take "
+                "`(a, b, channel_axis=None)` and return one value per map, (N,)."
+            )
         name = item if isinstance(item, str) else getattr(fn, "__name__", f"metric_{len(out)}")
         if name in out:
             raise ValueError(f"`metrics` names {name!r} twice: {list(metrics)!r}.")
@@ -66,6 +64,7 @@ def metric_functions(metrics) -> dict[str, Callable]:
 
 def labels(y, n: int, units: int | None, param: str = "y") -> np.ndarray:
     """Integer class indices `(n,)` from `y` (ints, or one-hot / scores of shape `(n, units)`)."""
+    checks.no_booleans(y, param)
     arr = np.asarray(y)
     if arr.ndim == 0:
         arr = arr[None]
@@ -106,15 +105,20 @@ def explain(fn: Callable, model, x: np.ndarray, y: np.ndarray, batch_size, where
         else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ZeroMapWarning)
-        maps = fn(model, x, y, **kwargs)
-    maps = np.asarray(maps)
+        if isinstance(fn, _explainers.Explainer):  # vis' own: its errors are already clear
+            maps = fn(model, x, y, **kwargs)
+        else:  # a user's callable: its errors name `method`
+            maps = checks.call(fn, "method", model, x, y, **kwargs)
+    if maps is None:
+        raise ValueError(f"`method` returned None ({where}); expected one map per input.")
+    maps = checks.returned_array(maps, "method", finite=False)
     if maps.ndim < 2 or len(maps) != len(x):
         raise ValueError(
-            f"The explainer returned maps of shape {maps.shape} for {len(x)} inputs ({where}); "
+            f"`method` returned maps of shape {maps.shape} for {len(x)} inputs ({where}); "
             "expected one map per input, shape (N, ...)."
         )
-    if not np.issubdtype(maps.dtype, np.number) or not np.all(np.isfinite(maps)):
-        raise ValueError(f"The explainer returned non-finite (NaN/inf) maps ({where}).")
+    if not np.all(np.isfinite(maps)):
+        raise ValueError(f"`method` returned non-finite (NaN/inf) maps ({where}).")
     return maps
 
 
@@ -145,11 +149,13 @@ class Scorer:
             if name in features:
                 values = fn.compare(self._features[name], features[name])
             else:
-                values = fn(self.original, maps, channel_axis=self.channel_axis)
-            values = np.asarray(values, dtype="float64")
+                values = checks.call(fn, "metrics", self.original, maps,
+                                     channel_axis=self.channel_axis)
+            values = checks.returned_array(values, "metrics", finite=False).astype("float64")
             if values.shape != (len(maps),):
                 raise ValueError(
-                    f"Metric {name!r} returned shape {values.shape}; expected ({len(maps)},)."
+                    f"`metrics`: metric {name!r} returned shape {values.shape}; expected "
+                    f"({len(maps)},)."
                 )
             out[name] = values
         return out

@@ -9,6 +9,7 @@ both models is not explaining that relation.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 
 import keras
@@ -19,6 +20,7 @@ from vis import engine
 from vis.sanity import _common, _layout
 from vis.sanity.reinit import derive_seed
 from vis.sanity.result import Result
+from vis.utils import checks
 from vis.utils.model import ends_in_softmax, resolve_layer
 
 __all__ = ["data_randomization_test"]
@@ -27,7 +29,7 @@ STEP = "random_labels"
 
 
 def _build(build_model: Callable, param_hint: str) -> keras.Model:
-    model = build_model()
+    model = checks.call(build_model, "build_model")
     if not isinstance(model, keras.Model):
         raise TypeError(
             f"`build_model` must return a keras.Model, got {type(model).__name__} ({param_hint})."
@@ -53,16 +55,30 @@ def _fit(model: keras.Model, x: np.ndarray, y: np.ndarray, epochs: int, seed: in
     kwargs = dict(fit_kwargs)
     batch = int(kwargs.pop("batch_size", 32))
     verbose = kwargs.pop("verbose", 0)
+    fixed = sorted({"x", "y", "epochs", "shuffle"} & set(kwargs))
+    if fixed:
+        raise TypeError(f"`fit_kwargs` sets {fixed}, which the test sets itself (the data, "
+                        "`epochs` and the shuffling).")
+    try:
+        params = inspect.signature(model.fit).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(kwargs) - set(params))
+        if unknown:
+            raise TypeError(f"`fit_kwargs` has keys that `model.fit` does not take: {unknown}.")
     if keras.backend.backend() != "tensorflow":
         # JAX / PyTorch: Keras shuffles the arrays every epoch with the global seed, which
         # `_seed_globals` set to the same value before each of the two trainings
-        model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=True, verbose=verbose, **kwargs)
+        checks.call(model.fit, "fit_kwargs", x, y, batch_size=batch, epochs=epochs, shuffle=True,
+                    verbose=verbose, **kwargs)
         return
     import tensorflow as tf
 
     data = tf.data.Dataset.from_tensor_slices((x, y))
     data = data.shuffle(len(x), seed=derive_seed(seed, "shuffle"), reshuffle_each_iteration=True)
-    model.fit(data.batch(batch), epochs=epochs, shuffle=False, verbose=verbose, **kwargs)
+    checks.call(model.fit, "fit_kwargs", data.batch(batch), epochs=epochs, shuffle=False,
+                verbose=verbose, **kwargs)
 
 
 def _predict(model: keras.Model, x: np.ndarray, batch_size: int | None) -> np.ndarray:
@@ -156,6 +172,7 @@ def data_randomization_test(
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"`epochs` must be a positive int, got {epochs!r}.")
+    verbose = checks.boolean(verbose, "verbose")
     if isinstance(build_model, keras.Model):
         raise TypeError(
             "`build_model` must be a function that builds a *new* model (it is called twice, "

@@ -12,7 +12,10 @@ explain with the inputs `x` being explained: in a randomization test a randomize
 own signal directions. For patterns fitted on training data instead, pass your own callable, e.g.
 `lambda m, x, y: PatternNet(m, fit_patterns(m, x_train)).explain(x, per_sample(y))`.
 Randomized methods use a fixed seed (SmoothGrad: `seed=0`), so that the trained and the
-randomized models see the same noise and their maps differ only through the model.
+randomized models see the same noise and their maps differ only through the model. Called
+directly, an explainer warns (`vis.errors.ZeroMapWarning` / `NaNMapWarning`) about all-zero or
+non-finite maps, as `vis.explain` does; the sanity checks silence the zero-map warnings of the
+randomized models, whose maps legitimately vanish.
 
 Example:
     >>> from vis.sanity import explainers
@@ -27,7 +30,10 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
+from vis import inputs as _inputs
 from vis import methods
+from vis.errors import warn_if_degenerate
+from vis.utils import checks
 
 __all__ = ["Explainer", "get", "names", "register"]
 
@@ -49,11 +55,23 @@ class Explainer:
 
     def __call__(self, model: keras.Model, x: np.ndarray, y, batch_size: int | None = None,
                  **options) -> np.ndarray:
-        targets = np.asarray(y).astype("int64").reshape(-1)
+        """The raw maps of `x` for classes `y`, warning about all-zero or non-finite maps.
+
+        Raises:
+            ValueError, TypeError: For a bad model, inputs `x` (shape, NaN/inf), labels `y`
+                (one int per input, in range) or `batch_size`, naming the argument.
+        """
+        checks.model(model)
+        batch_size = checks.batch_size(batch_size)
+        x = _inputs.prepare(model, x, "x").value
+        targets = methods.resolve_targets(model, x, y, batch_size=batch_size, param="y")
         missing = [name for name in self.method.requires if options.get(name) is None]
         if self.method.fit is not None and missing:
             options.update(self.method.fit(model, x, batch_size=batch_size))
-        return np.asarray(self.method(model, x, targets, batch_size=batch_size, **options))
+        maps = np.asarray(self.method(model, x, targets, batch_size=batch_size, **options))
+        if maps.ndim >= 2 and len(maps) == len(targets) and np.issubdtype(maps.dtype, np.number):
+            warn_if_degenerate(maps, self.method.name, stacklevel=3)
+        return maps
 
     def __repr__(self) -> str:
         return f"Explainer({self.method.name!r})"

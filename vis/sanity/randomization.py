@@ -35,6 +35,7 @@ from vis import copies, engine, streaming
 from vis.sanity import _common, _layout, streamed
 from vis.sanity.reinit import randomization_steps, reinitialize_layer
 from vis.sanity.result import Result
+from vis.utils import checks
 from vis.utils.model import iter_layers
 
 __all__ = ["model_randomization_test"]
@@ -79,7 +80,11 @@ def _new_weights(layer, path: str, reinitialize, seed) -> list[np.ndarray]:
         new = reinitialize_layer(layer, seed, path)
         what = "the layer's own initializers"
     else:
-        new = [np.asarray(w) for w in reinitialize(layer)]
+        got = checks.call(reinitialize, "reinitialize", layer)
+        if not isinstance(got, (list, tuple)):
+            raise ValueError(f"`reinitialize` returned {type(got).__name__} for layer {path!r}; "
+                             "expected a list of arrays, one per weight of the layer.")
+        new = [checks.returned_array(w, "reinitialize", finite=False) for w in got]
         old = layer.get_weights()
         if [w.shape for w in new] != [w.shape for w in old]:
             raise ValueError(
@@ -177,6 +182,9 @@ def model_randomization_test(
         ValueError: Unknown `mode` / `target` / method / metric, a metric that does not apply
             to the maps, bad inputs or labels, a bad `channel_axis`, a layer without
             initializers (pass `reinitialize=`), or maps that are not finite or change shape.
+            An exception raised by a callable `method`, metric or `reinitialize` comes back as
+            a `ValueError` (a `TypeError` stays one) naming that parameter, the original
+            chained.
         TypeError: Arguments of the wrong type.
 
     Example:
@@ -186,6 +194,7 @@ def model_randomization_test(
     """
     if mode not in MODES:
         raise ValueError(f"`mode` must be one of {list(MODES)}, got {mode!r}.")
+    verbose = checks.boolean(verbose, "verbose")
     target = _common.check_target(target)
     seed = _common.check_seed(seed)
     if reinitialize is not None and not callable(reinitialize):

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from vis.utils import checks
 from vis.utils.model import iter_layers, resolve_layer
 
 __all__ = ["reinitialize_layer", "randomization_steps", "derive_seed"]
@@ -121,6 +122,9 @@ def reinitialize_layer(layer: keras.layers.Layer, seed: int | None = 0,
         >>> [w.shape for w in new] == [tuple(v.shape) for v in layer.weights]
         True
     """
+    if not isinstance(layer, keras.layers.Layer):
+        raise TypeError(f"`layer` must be a Keras layer, got {type(layer).__name__}.")
+    seed = checks.seed(seed)
     key = path if path is not None else layer.name
     values = []
     for index, variable in enumerate(layer.weights):
@@ -193,6 +197,7 @@ def randomization_steps(model: keras.Model, layers: Sequence | None = None
         >>> [name for name, _ in randomization_steps(model)]
         ['predictions', 'dense', 'conv2', 'conv1']
     """
+    checks.model(model)
     if layers is None:
         paths = list(reversed(_leaf_layers_with_weights(model)))
         if not paths:

@@ -17,8 +17,37 @@ import tensorflow as tf
 __all__ = ["compile_function"]
 
 
+class _Checked:
+    """A compiled function whose backend errors reach the user as one clear `ValueError`.
+
+    Calls go to the `tf.function`; TensorFlow's `InvalidArgumentError` and the like (a layer
+    failing on the inputs, an out-of-memory batch) are translated by
+    `vis.errors.backend_error`. Every other attribute is the `tf.function`'s own.
+    """
+
+    def __init__(self, function):
+        self._function = function
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return self._function(*args, **kwargs)
+        except Exception as exc:
+            from vis.errors import backend_error
+
+            err = backend_error(exc)
+            if err is None:
+                raise
+            raise err from exc
+
+    def __getattr__(self, name):
+        return getattr(self._function, name)
+
+
 def compile_function(python_function: Callable, input_signature: Sequence | None = None, **kwargs):
     """`tf.function(python_function, input_signature=...)` without the false retracing warning.
+
+    Errors of TensorFlow raised inside the call (a layer failing on the inputs, out of memory)
+    come back as a `ValueError` saying what to do (see `vis.errors.backend_error`).
 
     Args:
         python_function: The function to compile.
@@ -26,7 +55,8 @@ def compile_function(python_function: Callable, input_signature: Sequence | None
         **kwargs: Other `tf.function` arguments.
 
     Returns:
-        The compiled `tf.types.experimental.PolymorphicFunction`.
+        The compiled function: a `tf.types.experimental.PolymorphicFunction`'s callable proxy
+        (its attributes, e.g. `experimental_get_tracing_count`, are the function's).
 
     Example:
         >>> square = compile_function(lambda t: t * t, [tf.TensorSpec((None,), tf.float32)])
@@ -39,4 +69,4 @@ def compile_function(python_function: Callable, input_signature: Sequence | None
     compiled = tf.function(python_function, input_signature=input_signature, **kwargs)
     if hasattr(compiled, "_omit_frequent_tracing_warning"):
         compiled._omit_frequent_tracing_warning = True
-    return compiled
+    return _Checked(compiled)

@@ -28,7 +28,10 @@ def normalize(array: np.ndarray, batch: bool = False) -> np.ndarray:
         array([[0., 1.],
                [0., 0.]])
     """
-    a = np.asarray(array, dtype="float64" if np.asarray(array).dtype == np.float64 else "float32")
+    raw = np.asarray(array)
+    if raw.dtype == object or not (np.issubdtype(raw.dtype, np.number) or raw.dtype == bool):
+        raise TypeError(f"`array` must hold numbers, got dtype {raw.dtype}.")
+    a = np.asarray(array, dtype="float64" if raw.dtype == np.float64 else "float32")
     if batch:
         axes = tuple(range(1, a.ndim))
         lo = a.min(axis=axes, keepdims=True)
@@ -133,6 +136,11 @@ def overlay(array1: np.ndarray, array2: np.ndarray, alpha: float = 0.5) -> np.nd
         raise ValueError(
             f"`array1` and `array2` must have the same shape, got {a1.shape} and {a2.shape}."
         )
+    for name, a in (("array1", a1), ("array2", a2)):
+        if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+            raise TypeError(f"`{name}` must hold numbers, got dtype {a.dtype}.")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"`{name}` contains NaN or inf values.")
     return (a1 * weight + a2 * (1.0 - weight)).astype(a1.dtype)
 
 

@@ -122,6 +122,8 @@ def get_num_filters(layer: keras.layers.Layer) -> int:
     """
     from vis.utils.model import channel_axis, output_shape
 
+    if not isinstance(layer, keras.layers.Layer):
+        raise TypeError(f"`layer` must be a Keras layer, got {type(layer).__name__}.")
     try:
         shape = tuple(output_shape(layer))
     except (AttributeError, ValueError) as exc:

@@ -67,7 +67,7 @@ def finish(
     """
     keepdims = checks.boolean(keepdims, "keepdims")
     normalize = checks.boolean(normalize, "normalize")
-    modifier = grad_modifiers.get(grad_modifier)
+    modifier = grad_modifiers.checked(grad_modifier)
     raw = np.asarray(raw)
     maps = modifier(raw)
     if maps is None or np.shape(maps) != raw.shape:

@@ -68,9 +68,10 @@ def _split_losses(losses) -> tuple[list, list]:
                 f"weight) pairs, got {item!r}."
             )
         weight = item[1]
-        if weight is None or weight == 0:  # keras-vis: "not used if 0 or None"
+        if weight is None or (not isinstance(weight, (str, bytes)) and np.ndim(weight) == 0
+                              and weight == 0):  # keras-vis: "not used if 0 or None"
             continue
-        if isinstance(weight, (bool, np.bool_, str)) or not np.isfinite(float(weight)):
+        if not checks.is_real(weight) or not np.isfinite(float(weight)):
             raise ValueError(f"`losses` weight must be a finite number, got {weight!r}.")
         target = input_losses if isinstance(item[0], InputRegularizer) else model_losses
         target.append((item[0], float(weight)))
@@ -140,7 +141,10 @@ def visualize_activation_with_losses(
 
     Raises:
         ValueError: Bad `input_range`, `max_iter`, `lr`, a `wrt_tensor` other than the input,
-            an integer-input model, or the errors of `visualize_saliency`.
+            an integer-input model, a loss that becomes NaN or inf, a regularizer, input
+            modifier, callback or `grad_modifier` that raises or returns values of another
+            shape or NaN / inf (the message names its parameter), or the errors of
+            `visualize_saliency`.
         TypeError: Malformed `losses`, modifiers, callbacks, or an unknown optimizer option.
 
     Example:
@@ -171,7 +175,7 @@ def _optimize(model, model_losses, input_losses, wrt_tensor, seed_input, input_r
     seed = checks.seed(seed)
     modifiers = _check_modifiers(input_modifiers)
     cbs = _check_callbacks(callbacks, verbose)
-    modifier_fn = grad_modifiers.get(grad_modifier)
+    modifier_fn = grad_modifiers.checked(grad_modifier)
     if wrt_tensor is not None and engine.resolve_wrt(engine.get_copy(model), wrt_tensor) is not None:
         raise ValueError(
             "`wrt_tensor`: activation maximization updates the model input, so the gradient is "
@@ -194,6 +198,7 @@ def _optimize(model, model_losses, input_losses, wrt_tensor, seed_input, input_r
             raise ValueError("The model input has unknown dimensions: pass `seed_input`.")
         seed_input = _random_seed((1,) + shape, input_range, rng)
     batch = _inputs.prepare(model, seed_input, "seed_input")
+    checks.work(max_iter * len(batch), "max_iter", max_iter, "optimization steps")
     single = batch.single or len(batch) == 1
     x0 = batch.arrays[0]
     caxis = input_channel_axis(model, x0.ndim, x0.ndim)
@@ -223,7 +228,7 @@ def _minimize_one(model, model_losses, input_losses, x, spatial, max_iter, modif
     best_loss, best = np.inf, x.copy()
     for i in range(max_iter):
         for m in modifiers:
-            x = np.asarray(m.pre(x), dtype="float32")
+            x = _modified(m, "pre", x)
         values, grads = [], np.zeros(x.shape, "float64")
         for loss, weight in model_losses:
             # the engine's score is -sum(w * loss): pass -weight to get +weight * loss
@@ -232,21 +237,51 @@ def _minimize_one(model, model_losses, input_losses, x, spatial, max_iter, modif
             values.append(float(np.sum(score)))
             grads += g
         for reg, weight in input_losses:
-            v, g = reg.value_and_grad(x, spatial)
+            v, g = _regularizer_value_and_grad(reg, x, spatial)
             values.append(weight * float(np.sum(v)))
             grads += weight * g
+        bad = [name for name, value in zip(names, values) if not np.isfinite(value)]
+        if bad:
+            raise ValueError(
+                f"`losses`: the loss {bad[0]!r} is NaN or inf at step {i}; activation "
+                "maximization needs finite losses (check the loss, or lower `lr` if the input "
+                "diverged)."
+            )
         overall = float(sum(values))
         grads = grads / (np.sqrt(np.mean(grads**2)) + _EPS)
         grads = np.asarray(modifier_fn(grads), dtype="float64")
         for c in cbs:
-            c.callback(i, list(zip(names, values)), overall, grads, x)
+            checks.call(c.callback, "callbacks", i, list(zip(names, values)), overall, grads, x)
         cache = (np.zeros_like(grads) if cache is None else cache) * 0.95 + 0.05 * grads**2
         x = (x - lr * grads / np.sqrt(cache + _EPS)).astype("float32")
         for m in reversed(modifiers):
-            x = np.asarray(m.post(x), dtype="float32")
+            x = _modified(m, "post", x)
         if overall < best_loss:
             best_loss, best = overall, x.copy()
     return best
+
+
+def _modified(modifier, stage: str, x: np.ndarray) -> np.ndarray:
+    """An input modifier's `pre` / `post` of `x`, checked: same shape, finite numbers."""
+    out = checks.call(getattr(modifier, stage), "input_modifiers", x)
+    out = checks.returned_array(out, "input_modifiers", shape=x.shape,
+                                what=f"({type(modifier).__name__}.{stage}) returned")
+    return out.astype("float32", copy=False)
+
+
+def _regularizer_value_and_grad(reg, x: np.ndarray, spatial) -> tuple[np.ndarray, np.ndarray]:
+    """An input regularizer's `(values, grads)`, checked: `(N,)` values and `x`-shaped grads."""
+    what = f"({type(reg).__name__}.value_and_grad) returned"
+    out = checks.call(reg.value_and_grad, "losses", x, spatial)
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise ValueError(f"`losses` {what} {type(out).__name__}; expected a pair (values, "
+                         "grads).")
+    values = checks.returned_array(out[0], "losses", what=what + " values with")
+    if values.size not in (1, len(x)):
+        raise ValueError(f"`losses` {what} values of shape {values.shape}; expected one value "
+                         f"per sample ({len(x)}).")
+    grads = checks.returned_array(out[1], "losses", shape=x.shape, what=what + " grads as")
+    return values, grads.astype("float64")
 
 
 def visualize_activation(
@@ -297,9 +332,12 @@ def visualize_activation(
         no seed, one sample or a batch of one.
 
     Raises:
-        ValueError: Bad `input_range`, `max_iter`, `lr`, modifiers, an integer-input model,
-            or the errors of `visualize_saliency`.
-        TypeError: Arguments of the wrong type or an unknown optimizer option.
+        ValueError: Bad `input_range`, `max_iter`, `lr`, weights, an integer-input model, an
+            input modifier, callback or `grad_modifier` that raises or returns values of
+            another shape or NaN / inf (the message names its parameter), or the errors of
+            `visualize_saliency`.
+        TypeError: Arguments of the wrong type (`model` not a Keras model) or an unknown
+            optimizer option.
 
     Note:
         After changing the model's architecture in place (e.g. `layer.activation = ...`), vis
@@ -315,11 +353,17 @@ def visualize_activation(
         raise TypeError(
             f"Unknown optimizer option(s) {unknown}; valid: {list(_OPTIMIZER_PARAMS)}."
         )
+    checks.model(model)
+    for name, weight in (("act_max_weight", act_max_weight), ("lp_norm_weight", lp_norm_weight),
+                         ("tv_weight", tv_weight)):
+        if weight is not None:
+            checks.finite_float(weight, name)
     losses = [(ActivationMaximization(layer_idx, filter_indices), act_max_weight),
               (LPNorm(p=6.0), lp_norm_weight), (TotalVariation(beta=2.0), tv_weight)]
     model_losses, input_losses = _split_losses(losses)
     if not model_losses and not input_losses:
-        raise ValueError("Every loss weight is 0 or None: there is nothing to optimize.")
+        raise ValueError("`act_max_weight`, `lp_norm_weight` and `tv_weight` are all 0 or None: "
+                         "there is nothing to optimize.")
     return _optimize(model, model_losses, input_losses, wrt_tensor, seed_input, input_range,
                      grad_modifier=grad_modifier, backprop_modifier=backprop_modifier,
                      **optimizer_params)

@@ -177,6 +177,7 @@ def visualize_saliency(
         >>> guided = visualize_saliency(model, "predictions", 3, x_test[:4],
         ...                             backprop_modifier="guided")
     """
+    checks.model(model)
     # keras-vis: ActivationMaximization decreases as the activation grows; weight -1 makes the
     # gradient point towards increasing it.
     loss = ActivationMaximization(layer_idx, filter_indices)

@@ -87,6 +87,7 @@ def visualize_smoothgrad(
     if batch_size is not None:
         batch_size = checks.positive_int(batch_size, "batch_size")
     batch = prepare_seed(model, seed_input)
+    checks.work(samples * len(batch), "samples", samples, "noisy copies of the inputs")
     # One standard-normal draw from `seed`, scaled by each input's sigma: an input's map does not
     # depend on the other inputs of the batch, nor on its position, nor on `batch_size`.
     noise_arrays = gaussian_noise(batch.value, samples, noise, seed, pixel_inputs(model))
