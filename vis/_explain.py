@@ -75,7 +75,9 @@ def explain(
             Defaults to `None` (no XLA on TensorFlow).
         strategy: A `tf.distribute` strategy: every batch is split across its replicas
             (devices) and the maps gathered in order (see `vis.streaming.run_on_replicas`).
-            Defaults to `None` (one device).
+            On the JAX backend, a `keras.distribution.DataParallel` (or a 1-D
+            `jax.sharding.Mesh`): every batch is sharded over its devices. Defaults to `None`
+            (one device; on JAX, the `DataParallel` of `keras.distribution.set_distribution`).
         output_file: For a dataset: write the maps to this `.npy` file, or to `.npz` shards
             named by a pattern with a `{shard}` field (`"maps-{shard:05d}.npz"`), and return
             the path(s). Defaults to `None` (a generator of map batches).
@@ -110,7 +112,7 @@ def explain(
     batch_size = engine.check_batch_size(batch_size)
     keepdims = checks.boolean(keepdims, "keepdims")
     jit = engine.jit_default(jit_compile)
-    strategy = streaming.check_strategy(strategy)
+    strategy = streaming.check_strategy(strategy, jax_data_parallel=True)
 
     def explain_batch(arrays: list, t) -> list:
         x = arrays[0] if len(arrays) == 1 else list(arrays)

@@ -25,8 +25,11 @@ Peak memory is one input batch, its maps and the file buffer, whatever the size 
 `strategy=` (a `tf.distribute` strategy) splits every batch across the strategy's local
 replicas (devices) and gathers the maps in order; under a `MultiWorkerMirroredStrategy` each
 worker also takes every `n`-th batch (`n` workers: run the same script on each, with `.npz`
-shards, whose numbers are the global batch numbers). `tf.data` input and `strategy=` need the
-TensorFlow backend; plain iterables work on every backend.
+shards, whose numbers are the global batch numbers). On the JAX backend `strategy=` takes a
+`keras.distribution.DataParallel` (or a 1-D `jax.sharding.Mesh`; a `DataParallel` set with
+`keras.distribution.set_distribution` is used by default): every batch is sharded over the
+devices and `jax.jit` runs one share on each. `tf.data` input needs the TensorFlow backend;
+plain iterables work on every backend.
 """
 
 from __future__ import annotations
@@ -34,13 +37,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 
+import keras
 import numpy as np
 
 from vis import backend as _backend
 from vis import inputs as _inputs
 
 __all__ = ["is_stream", "explain_stream", "iterate_batches", "NpyWriter", "run_on_replicas",
-           "check_strategy"]
+           "check_strategy", "JaxDataParallel"]
 
 DEFAULT_DATASET_BATCH = 64
 
@@ -134,16 +138,74 @@ def iterate_batches(model, data, batch_size: int | None = None,
         yield _split_element(element)
 
 
-def check_strategy(strategy):
+class JaxDataParallel:
+    """Data parallelism on the JAX backend: every batch sharded over a 1-D device mesh.
+
+    Made by `check_strategy` from a `keras.distribution.DataParallel` or a `jax.sharding.Mesh`.
+
+    Attributes:
+        mesh: The `jax.sharding.Mesh`.
+        axis: The name of its axis that splits the batch.
+    """
+
+    def __init__(self, mesh, axis: str):
+        self.mesh, self.axis = mesh, axis
+
+    @property
+    def num_devices(self) -> int:
+        """Devices along the batch axis."""
+        return int(self.mesh.shape[self.axis])
+
+    def __repr__(self) -> str:
+        return f"JaxDataParallel({self.num_devices} devices, axis={self.axis!r})"
+
+
+def _jax_data_parallel(strategy) -> JaxDataParallel | None:
+    """A `JaxDataParallel` of `strategy` (or of the Keras distribution in effect when `None`)."""
+    import jax
+
+    if strategy is None:
+        strategy = keras.distribution.distribution()
+        if not isinstance(strategy, keras.distribution.DataParallel):
+            return None
+    if isinstance(strategy, JaxDataParallel):
+        return strategy
+    if isinstance(strategy, keras.distribution.DataParallel):
+        return JaxDataParallel(strategy.device_mesh.backend_mesh, strategy.batch_dim_name)
+    if isinstance(strategy, jax.sharding.Mesh):
+        if len(strategy.axis_names) != 1:
+            raise ValueError(
+                f"`strategy`: a jax.sharding.Mesh with one axis (the batch) is expected, got axes "
+                f"{tuple(strategy.axis_names)}. Use e.g. `Mesh(np.array(jax.devices()), ('batch',))`."
+            )
+        return JaxDataParallel(strategy, strategy.axis_names[0])
+    raise TypeError(
+        f"`strategy` must be None, a keras.distribution.DataParallel or a 1-D jax.sharding.Mesh "
+        f"on the JAX backend, got {type(strategy).__name__}."
+    )
+
+
+def check_strategy(strategy, jax_data_parallel: bool = False):
     """`strategy` if it is `None` or a `tf.distribute.Strategy` (on the TensorFlow backend).
+
+    With `jax_data_parallel=True`, on the JAX backend, `strategy` may also be a
+    `keras.distribution.DataParallel` or a 1-D `jax.sharding.Mesh`, returned as a
+    `JaxDataParallel`; `None` then picks up a `DataParallel` set with
+    `keras.distribution.set_distribution`.
 
     Raises:
         ValueError: On another backend.
         TypeError: For anything else.
     """
+    if jax_data_parallel and _backend.name() == "jax":
+        return _jax_data_parallel(strategy)
     if strategy is None:
         return None
-    _backend.require("`strategy=` (tf.distribute)", alternative="Leave `strategy=None`.")
+    alternative = "Leave `strategy=None`."
+    if jax_data_parallel:
+        alternative += (" On the JAX backend, `strategy=keras.distribution.DataParallel()` shards "
+                        "the batches over devices.")
+    _backend.require("`strategy=` (tf.distribute)", alternative=alternative)
     import tensorflow as tf
 
     if not isinstance(strategy, tf.distribute.Strategy):
@@ -175,7 +237,8 @@ def run_on_replicas(strategy, fn: Callable, arrays: list, targets):
     replicas runs on one device.
 
     Args:
-        strategy: A `tf.distribute.Strategy` (or `None`: one device).
+        strategy: A `tf.distribute.Strategy`, a `JaxDataParallel` (the batch sharded over its
+            mesh by `jax.jit`) or `None` (one device).
         fn: `fn(arrays, targets) -> list of map batches`.
         arrays: One array per model input.
         targets: One target per sample, or `None` (each replica finds its predicted classes).
@@ -183,6 +246,9 @@ def run_on_replicas(strategy, fn: Callable, arrays: list, targets):
     Returns:
         The list of map batches.
     """
+    if isinstance(strategy, JaxDataParallel):
+        with _backend.get().data_parallel(strategy.mesh, strategy.axis):
+            return fn(arrays, targets)
     n = len(arrays[0])
     replicas = 1 if strategy is None else len(strategy.extended.worker_devices)
     if replicas < 2 or n < replicas:
@@ -383,7 +449,7 @@ def explain_stream(
         output_file: `None` (a generator), a `.npy` path or a `.npz` shard pattern. Defaults
             to `None`.
         shard_size: Inputs per `.npz` shard. Defaults to `None` (one shard per batch).
-        strategy: A `tf.distribute.Strategy`. Defaults to `None`.
+        strategy: A `tf.distribute.Strategy` (on JAX: see `check_strategy`). Defaults to `None`.
         batch_size: The batch size of an unbatched `tf.data.Dataset`. Defaults to `None`.
         verbose: Show a tqdm bar of the inputs explained per second. Defaults to `True`.
         multi_map: The maps are one batch per input (a multi-input model). Defaults to `False`.
@@ -405,7 +471,7 @@ def explain_stream(
                          alternative="Pass an iterable of NumPy batches instead.")
     mode = _output_mode(output_file, shard_size)
     kind, value = _stream_targets(targets)
-    strategy = check_strategy(strategy)
+    strategy = check_strategy(strategy, jax_data_parallel=True)
     worker, workers = _worker(strategy)
     if mode == "npy" and multi_map:
         raise ValueError("`output_file`: a multi-input model has one map batch per input; write "

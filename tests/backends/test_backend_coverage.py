@@ -159,3 +159,27 @@ def test_tensorflow_only_features_name_the_backend_and_the_alternative(model):
     with pytest.raises(ValueError, match=rf"strategy=.*tensorflow backend.*{name}.*without"):
         psal.fit(np.zeros((2, 5, 5, 1), "float32"), np.zeros(2, int), strategy=object(),
                  verbose=False)
+
+
+def test_explain_strategy_is_the_backend_own(model):
+    """`vis.explain(strategy=)`: tf.distribute on TensorFlow, Keras' DataParallel on JAX (tested
+    with two devices in `test_jax_data_parallel.py`), a clear error on PyTorch."""
+    x = images()
+    name = backend.name()
+    if name == "tensorflow":
+        with pytest.raises(TypeError, match=r"`strategy` must be a tf\.distribute\.Strategy"):
+            vis.explain(model, x, "gradient", strategy=keras.distribution.DataParallel())
+    elif name == "torch":
+        with pytest.raises(ValueError, match=r"strategy=.*tensorflow backend.*torch.*"
+                                             r"JAX backend.*DataParallel"):
+            vis.explain(model, x, "gradient", strategy=object())
+    else:
+        one = keras.distribution.DataParallel(devices=backend_devices()[:1])
+        np.testing.assert_allclose(vis.explain(model, x, "gradient", strategy=one),
+                                   vis.explain(model, x, "gradient"), rtol=1e-6, atol=1e-8)
+
+
+def backend_devices() -> list:
+    import jax
+
+    return jax.devices()

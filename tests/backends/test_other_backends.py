@@ -41,8 +41,13 @@ def test_the_backend_tests_pass_on(name, tensorflow_maps):
         pytest.skip(f"{name} is not installed (pip install -e '.[{name}]')")
     env = dict(os.environ, KERAS_BACKEND=name, VIS_TEST_WITHOUT_TENSORFLOW="1",
                VIS_TENSORFLOW_MAPS=str(tensorflow_maps), TF_CPP_MIN_LOG_LEVEL="2")
+    files = FILES
+    if name == "jax":  # two host devices, for `strategy=` sharding (test_jax_data_parallel.py)
+        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") +
+                            " --xla_force_host_platform_device_count=2").strip()
+        files = FILES + ["test_jax_data_parallel.py"]
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               *[os.path.join("tests", "backends", f) for f in FILES]]
+               *[os.path.join("tests", "backends", f) for f in files]]
     proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=600)
     output = proc.stdout[-8000:] + proc.stderr[-4000:]

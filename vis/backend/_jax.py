@@ -2,15 +2,70 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from vis.backend._portable import identity_patches
+from vis.backend._portable import identity_patches, translating_errors
 
 __all__ = ["compile", "stateful", "value_and_grad", "vjp", "per_sample_grads", "extract_patches",
-           "float64", "to_tensor", "spec"]
+           "float64", "to_tensor", "spec", "data_parallel", "active_mesh", "place"]
+
+_LOCAL = threading.local()  # the mesh of `data_parallel` of this thread
+
+
+@contextlib.contextmanager
+def data_parallel(mesh: jax.sharding.Mesh, axis: str) -> Iterator[None]:
+    """Within the block, the compiled functions of this thread shard their batches over `mesh`.
+
+    Every array argument of a compiled call whose leading axis is the call's batch (the leading
+    axis of its first array argument), of a size divisible by the number of devices along `axis`,
+    is placed with `NamedSharding(mesh, PartitionSpec(axis))`; `jax.jit` then runs one share of the
+    batch on each device (SPMD). The other arguments (weights, scalars) are left where they are and
+    replicated by `jax.jit`. A sharding is a layout only: the results are the same numbers.
+    A batch whose size is not a multiple of the number of devices runs on one device.
+
+    Args:
+        mesh: A `jax.sharding.Mesh`.
+        axis: The name of the mesh axis that splits the batch.
+    """
+    previous = getattr(_LOCAL, "mesh", None)
+    _LOCAL.mesh = (mesh, axis)
+    try:
+        yield
+    finally:
+        _LOCAL.mesh = previous
+
+
+def active_mesh() -> tuple | None:
+    """`(mesh, axis)` of the innermost `data_parallel` block of this thread, or `None`."""
+    return getattr(_LOCAL, "mesh", None)
+
+
+def place(args: tuple) -> tuple:
+    """`args` with their batch arrays sharded over the active mesh (unchanged without one)."""
+    active = active_mesh()
+    if active is None:
+        return args
+    mesh, axis = active
+    leaves = [a for a in jax.tree_util.tree_leaves(args) if getattr(a, "ndim", 0) >= 1]
+    if not leaves:
+        return args
+    n, devices = leaves[0].shape[0], mesh.shape[axis]
+    if devices < 2 or n < devices or n % devices:
+        return args
+    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(axis))
+
+    def put(a):
+        if isinstance(a, (np.ndarray, jax.Array)) and a.ndim >= 1 and a.shape[0] == n:
+            return jax.device_put(a, sharding)
+        return a
+
+    return jax.tree_util.tree_map(put, args)
 
 
 def spec(shape, dtype) -> None:
@@ -19,8 +74,16 @@ def spec(shape, dtype) -> None:
 
 
 def compile(fn: Callable, specs=None, jit_compile: bool = True) -> Callable:  # noqa: A001
-    """`jax.jit(fn)` (one trace per input shape; `specs` are not needed)."""
-    return jax.jit(fn)
+    """`jax.jit(fn)` (one trace per input shape; `specs` are not needed).
+
+    Inside `data_parallel`, the batch arguments are sharded over the mesh (see `place`).
+    """
+    jitted = jax.jit(fn)
+
+    def call(*args):
+        return jitted(*place(args))
+
+    return translating_errors(call)
 
 
 def stateful(fn: Callable, variables: Callable[[], tuple[list, list]], specs=None,
@@ -34,9 +97,10 @@ def stateful(fn: Callable, variables: Callable[[], tuple[list, list]], specs=Non
 
     def bound(*args):
         trainable, non_trainable = variables()
-        return jitted(([v.value for v in trainable], [v.value for v in non_trainable]), *args)
+        return jitted(([v.value for v in trainable], [v.value for v in non_trainable]),
+                      *place(args))
 
-    return bound
+    return translating_errors(bound)
 
 
 def value_and_grad(fn: Callable, inputs: list, wrt_inputs: Sequence[int],

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 
 import keras
 
-__all__ = ["identity_patches"]
+__all__ = ["identity_patches", "translating_errors"]
+
+
+def translating_errors(fn: Callable) -> Callable:
+    """`fn` whose backend errors (a layer failing inside a compiled call, out of memory) are
+    raised as the `ValueError` of `vis.errors.backend_error`, chained to the original; other
+    exceptions pass unchanged."""
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            from vis.errors import backend_error
+
+            err = backend_error(exc)
+            if err is None:
+                raise
+            raise err from exc
+
+    return call
 
 
 def identity_patches(x, sizes, strides, rates, padding: str):

@@ -84,6 +84,17 @@ class Compiled:
         return out
 
     def __call__(self, *args):
+        try:
+            return self._call(*args)
+        except Exception as exc:  # as the `tf.function` of `compile_function` would
+            from vis.errors import backend_error
+
+            err = backend_error(exc)
+            if err is None:
+                raise
+            raise err from exc
+
+    def _call(self, *args):
         concrete = self._concrete
         if concrete is None:
             with self._lock:

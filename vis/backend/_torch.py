@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import keras
 import torch
 
-from vis.backend._portable import identity_patches
+from vis.backend._portable import identity_patches, translating_errors
 
 __all__ = ["compile", "stateful", "value_and_grad", "vjp", "per_sample_grads", "extract_patches",
            "float64", "to_tensor", "spec"]
@@ -43,7 +43,7 @@ def stateful(fn: Callable, variables: Callable[[], tuple[list, list]], specs=Non
         with torch.no_grad():
             return compiled(values, *_tensors(list(args)))
 
-    return bound
+    return translating_errors(bound)
 
 
 def value_and_grad(fn: Callable, inputs: list, wrt_inputs: Sequence[int],
