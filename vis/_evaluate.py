@@ -135,7 +135,7 @@ def evaluate(
             batch_size=batch_size, verbose=verbose, progress=progress, **options)
     seed = _common.check_seed(seed)
     batch_size = engine.check_batch_size(batch_size)
-    verbose = checks.boolean(verbose, "verbose")
+    verbose = checks.verbose(verbose)
     if progress is not None and not callable(progress):
         raise TypeError(f"`progress` must be None or a callable (description, done, total), "
                         f"got {type(progress).__name__}.")

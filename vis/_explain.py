@@ -129,7 +129,7 @@ def explain(
             lambda arrays, t, batch: _finish(explain_batch(arrays, t), method, arrays, keepdims,
                                              batch, quiet=True),
             targets, output_file=output_file, shard_size=shard_size, strategy=strategy,
-            batch_size=batch_size, verbose=checks.boolean(verbose, "verbose"),
+            batch_size=batch_size, verbose=checks.verbose(verbose),
             multi_map=method.output != "spatial" and len(specs) > 1,
             input_names=[s.name for s in specs], what=method.name)
     for name, value in (("output_file", output_file), ("shard_size", shard_size)):

@@ -311,8 +311,13 @@ def checked(identifier) -> Callable:
     def modifier(grads):
         out = checks.call(fn, "grad_modifier", grads)
         shape = np.shape(grads)
-        if out is None or np.shape(out) != shape:
-            got = "None" if out is None else f"an array of shape {np.shape(out)}"
+        try:
+            out_shape = None if out is None else np.shape(out)
+        except ValueError:  # a ragged sequence
+            out_shape = "ragged"
+        if out is None or out_shape != shape:
+            got = ("None" if out is None else "a ragged sequence" if out_shape == "ragged"
+                   else f"an array of shape {out_shape}")
             raise ValueError(f"`grad_modifier` {identifier!r} returned {got} for maps of shape "
                              f"{shape}; a grad modifier must return an array of the same shape.")
         return checks.returned_array(out, "grad_modifier")

@@ -183,3 +183,18 @@ def backend_devices() -> list:
     import jax
 
     return jax.devices()
+
+
+def test_pss_input_saliency_of_an_integer_input_says_so():
+    """uint8 pixels have no gradient: the same clear error on every backend (not zeros)."""
+    inp = keras.Input((5, 5, 1), dtype="uint8")
+    # (Rescaling needs TensorFlow importable, even on JAX and PyTorch: a Lambda does the same)
+    h = keras.layers.Lambda(lambda t: keras.ops.cast(t, "float32") / 255.0)(inp)
+    h = keras.layers.Conv2D(2, 3, activation="relu")(h)
+    model = keras.Model(inp, keras.layers.Dense(3)(keras.layers.Flatten()(h)))
+    x = np.random.default_rng(0).integers(0, 255, (6, 5, 5, 1)).astype("uint8")
+    y = np.array([0, 1, 2, 0, 1, 2])
+    psal = vis.pss.ParameterSaliency(model).fit(x, y, verbose=False)
+    assert psal.profile(x[:2], y[:2]).shape == (2, 2)
+    with pytest.raises(ValueError, match=r"`input_saliency`.*uint8.*float input"):
+        psal.input_saliency(x[:2], y[:2], k=1)

@@ -52,7 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         from vis.errors import backend_error
 
-        translated = backend_error(err)  # TensorFlow's own text ("Graph execution error", ...)
+        # TensorFlow's own text ("Graph execution error", ...); an error vis already translated
+        # (with the model's layer names) is kept as it is
+        translated = err if hasattr(err, "backend_exception") else backend_error(err)
         message = (str(translated) if translated is not None
                    else f"{type(err).__name__}: {clean_message(str(err))}")
         return fail(f"{message} (run `vis --traceback ...` for details)", 1)

@@ -57,7 +57,7 @@ def check_seed(seed) -> int | None:
 
 def check_verbose(verbose) -> bool | None:
     """`verbose` as `None` (automatic), `True` or `False`; otherwise a `TypeError`."""
-    return checks.optional_boolean(verbose, "verbose")
+    return checks.verbose(verbose, optional=True)
 
 
 def default_batch_size(sample_shape: Sequence[int], dtype="float32") -> int:

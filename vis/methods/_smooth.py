@@ -187,9 +187,14 @@ def smooth_maps(fn: Callable, x, noise_arrays: Callable, kind: str = "mean",
                 if noise[k] is None:
                     noisy[k].append(np.repeat(xk[i:i + 1], b - a, axis=0))
                     continue
-                if noise[k].shape != (b - a,) + xk.shape[1:]:
+                try:  # noise that broadcasts against one sample (e.g. (S, 1, 1, 1)) is fine
+                    shape = np.broadcast_shapes(noise[k].shape, (b - a,) + xk.shape[1:])
+                except ValueError:
+                    shape = None
+                if shape != (b - a,) + xk.shape[1:]:
                     raise ValueError(f"The noise of input {k} has shape {noise[k].shape[1:]} per "
-                                     f"draw; expected {xk.shape[1:]}.")
+                                     f"draw; expected {xk.shape[1:]} (or a shape that "
+                                     "broadcasts to it).")
                 values = xk[i] + noise[k]
                 if xk.dtype.kind in "iu":  # pixel values: stay in the dtype's range
                     info = np.iinfo(xk.dtype)

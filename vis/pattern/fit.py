@@ -182,7 +182,7 @@ def fit_patterns(
                                 steps)
     estimator = get_estimator(estimator)
     compute_dtype = _check_dtype(dtype)
-    verbose = checks.boolean(verbose, "verbose")
+    verbose = checks.verbose(verbose)
     negative = checks.boolean(negative, "negative")
     _layers.check_model(model)
     layers = _layers.kernel_layers(model)

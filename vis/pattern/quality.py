@@ -209,7 +209,7 @@ def signal_quality(
     """
     if (estimator is None) == (patterns is None):
         raise ValueError("Give exactly one of `estimator` (fit on `data`) and `patterns`.")
-    verbose = checks.boolean(verbose, "verbose")
+    verbose = checks.verbose(verbose)
     _layers.check_model(model)
     layers = _select(_layers.kernel_layers(model), layers)
     data = limit_steps(model, data, steps, batch_size)

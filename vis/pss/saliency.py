@@ -234,7 +234,7 @@ class ParameterSaliency:
         """
         from tqdm.auto import tqdm
 
-        verbose = checks.boolean(verbose, "verbose")
+        verbose = checks.verbose(verbose)
 
         if strategy is not None:
             _backend.require(
@@ -392,7 +392,7 @@ class ParameterSaliency:
 
         Raises:
             ValueError: Before `fit`/`load`, for invalid `k`, `boost`, `filter_indices`,
-                `batch_size` or data.
+                `batch_size` or data, or a model with an integer (e.g. uint8) input.
 
         Example:
             >>> grads = psal.input_saliency(x[:1], y[:1], k=10)
@@ -400,6 +400,14 @@ class ParameterSaliency:
             True
         """
         self._check_fitted()
+        if not np.issubdtype(np.dtype(self.input_dtype), np.floating):
+            raise ValueError(
+                f"`input_saliency` differentiates w.r.t. the model's input, which is "
+                f"{self.input_dtype} here: integer pixels have no gradient. Explain a model with "
+                "a float input (e.g. `keras.Input(shape, dtype='float32')` before its "
+                "`Rescaling`, with the same layers), or use `filter_saliency` / `profile`, which "
+                "work on this model."
+            )
         batch_size = check_batch_size(batch_size)
         images = image_array(x, self.input_shape)
         labels = check_labels(y, len(images), self.n_classes)

@@ -64,7 +64,11 @@ def metric_functions(metrics) -> dict[str, Callable]:
 
 def labels(y, n: int, units: int | None, param: str = "y") -> np.ndarray:
     """Integer class indices `(n,)` from `y` (ints, or one-hot / scores of shape `(n, units)`)."""
-    checks.no_booleans(y, param)
+    arr = np.asarray(y) if not isinstance(y, (list, tuple)) else None
+    one_hot = (arr is not None and arr.ndim == 2 and units is not None and units > 1
+               and arr.shape[1] == units)
+    if not one_hot:  # booleans are fine in one-hot rows, never as class indices
+        checks.no_booleans(y, param)
     arr = np.asarray(y)
     if arr.ndim == 0:
         arr = arr[None]

@@ -67,17 +67,19 @@ def _fit(model: keras.Model, x: np.ndarray, y: np.ndarray, epochs: int, seed: in
         unknown = sorted(set(kwargs) - set(params))
         if unknown:
             raise TypeError(f"`fit_kwargs` has keys that `model.fit` does not take: {unknown}.")
+    # a failing fit is the built model's (its loss, its output) unless options were given
+    blame = "fit_kwargs" if kwargs or "batch_size" in fit_kwargs else "build_model"
     if keras.backend.backend() != "tensorflow":
         # JAX / PyTorch: Keras shuffles the arrays every epoch with the global seed, which
         # `_seed_globals` set to the same value before each of the two trainings
-        checks.call(model.fit, "fit_kwargs", x, y, batch_size=batch, epochs=epochs, shuffle=True,
+        checks.call(model.fit, blame, x, y, batch_size=batch, epochs=epochs, shuffle=True,
                     verbose=verbose, **kwargs)
         return
     import tensorflow as tf
 
     data = tf.data.Dataset.from_tensor_slices((x, y))
     data = data.shuffle(len(x), seed=derive_seed(seed, "shuffle"), reshuffle_each_iteration=True)
-    checks.call(model.fit, "fit_kwargs", data.batch(batch), epochs=epochs, shuffle=False,
+    checks.call(model.fit, blame, data.batch(batch), epochs=epochs, shuffle=False,
                 verbose=verbose, **kwargs)
 
 
@@ -172,7 +174,7 @@ def data_randomization_test(
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"`epochs` must be a positive int, got {epochs!r}.")
-    verbose = checks.boolean(verbose, "verbose")
+    verbose = checks.verbose(verbose)
     if isinstance(build_model, keras.Model):
         raise TypeError(
             "`build_model` must be a function that builds a *new* model (it is called twice, "

@@ -64,6 +64,9 @@ class Explainer:
         checks.model(model)
         batch_size = checks.batch_size(batch_size)
         x = _inputs.prepare(model, x, "x").value
+        if isinstance(y, np.ndarray) and y.dtype.kind == "f" and y.size and np.all(
+                np.isfinite(y)) and np.all(y == np.round(y)):
+            y = y.astype(np.int64)  # whole-number float labels, as the sanity tests take them
         targets = methods.resolve_targets(model, x, y, batch_size=batch_size, param="y")
         missing = [name for name in self.method.requires if options.get(name) is None]
         if self.method.fit is not None and missing:

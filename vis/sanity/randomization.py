@@ -81,6 +81,9 @@ def _new_weights(layer, path: str, reinitialize, seed) -> list[np.ndarray]:
         what = "the layer's own initializers"
     else:
         got = checks.call(reinitialize, "reinitialize", layer)
+        if not isinstance(got, (list, tuple, np.ndarray, str, bytes, dict)) and hasattr(
+                got, "__iter__"):
+            got = list(got)  # a generator or `map` of arrays
         if not isinstance(got, (list, tuple)):
             raise ValueError(f"`reinitialize` returned {type(got).__name__} for layer {path!r}; "
                              "expected a list of arrays, one per weight of the layer.")
@@ -194,7 +197,7 @@ def model_randomization_test(
     """
     if mode not in MODES:
         raise ValueError(f"`mode` must be one of {list(MODES)}, got {mode!r}.")
-    verbose = checks.boolean(verbose, "verbose")
+    verbose = checks.verbose(verbose)
     target = _common.check_target(target)
     seed = _common.check_seed(seed)
     if reinitialize is not None and not callable(reinitialize):

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 __all__ = ["positive_int", "positive_float", "finite_float", "seed", "batch_size", "boolean",
-           "optional_boolean", "is_real", "no_booleans", "int_array", "model", "call", "returned_array",
+           "optional_boolean", "verbose", "is_real", "no_booleans", "int_array", "model", "call", "returned_array",
            "baseline", "work", "memory", "file_path", "MAX_COPIES", "MAX_BYTES"]
 
 MAX_COPIES = 10**7
@@ -52,9 +52,25 @@ def positive_int(value, name: str) -> int:
 
 
 def is_real(value) -> bool:
-    """Whether `value` is a real number (an int or float, NumPy's too), not a bool or string."""
-    return not isinstance(value, (bool, np.bool_, str, bytes)) and isinstance(
-        value, (int, float, np.integer, np.floating))
+    """Whether `value` is a real number, not a bool or string.
+
+    An int or float (NumPy's too), or a 0-d numeric array or backend tensor (`np.array(2.0)`,
+    `keras.ops.convert_to_tensor(2.0)`).
+
+    Example:
+        >>> is_real(np.array(2.0)), is_real(True), is_real("1")
+        (True, False, False)
+    """
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        return False
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return True
+    if getattr(value, "shape", None) is None or tuple(value.shape) != ():
+        return False
+    try:
+        return np.asarray(value).dtype.kind in "iuf"
+    except Exception:  # an object that is not a number after all
+        return False
 
 
 def positive_float(value, name: str) -> float:
@@ -134,6 +150,31 @@ def boolean(value, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be True or False, got {value!r}.")
     return bool(value)
+
+
+def verbose(value, name: str = "verbose", optional: bool = False) -> bool | None:
+    """A progress flag: `True` / `False`, or Keras' verbosity levels `0`, `1` and `2`.
+
+    Args:
+        value: The value given.
+        name: The parameter's name. Defaults to `"verbose"`.
+        optional: Also take `None` (automatic), returned as is. Defaults to `False`.
+
+    Raises:
+        TypeError: Naming `name` and the value received.
+
+    Example:
+        >>> verbose(1), verbose(False)
+        (True, False)
+    """
+    if value is None and optional:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)) and value in (0, 1, 2):
+        return bool(value)
+    allowed = "None, True, False or 0, 1, 2" if optional else "True, False or 0, 1, 2"
+    raise TypeError(f"`{name}` must be {allowed} (Keras' verbosity levels), got {value!r}.")
 
 
 def optional_boolean(value, name: str) -> bool | None:

@@ -93,7 +93,7 @@ def _check_callbacks(callbacks, verbose) -> list:
     for c in cbs:
         if not callable(getattr(c, "callback", None)):
             raise TypeError(f"`callbacks` items must be vis.callbacks.OptimizerCallback, got {c!r}.")
-    if checks.boolean(verbose, "verbose"):
+    if checks.verbose(verbose):
         cbs.append(Print())
     return cbs
 
