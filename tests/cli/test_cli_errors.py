@@ -359,3 +359,19 @@ def test_missing_tensorflow_is_reported_in_one_line(work):
     proc = subprocess.run([sys.executable, "-c", script], cwd=work, env=env,
                           capture_output=True, text=True, timeout=120)
     assert_user_error(proc, "TensorFlow / Keras cannot be imported", "pip install")
+
+
+def test_an_error_vis_translated_is_printed_as_it_is(run, monkeypatch):
+    """vis's own translation names the model's layer; the CLI must not translate it again from
+    the backend error it keeps (which would name a graph operation instead)."""
+    import vis
+
+    def broken(*args, **kwargs):
+        err = RuntimeError("The model failed inside its compiled computation in layer 'my_reshape'")
+        err.backend_exception = RuntimeError("Graph execution error: at node 'my_reshape_1/Reshape'")
+        raise err
+
+    monkeypatch.setattr(vis, "explain", broken)
+    message = assert_user_error(run("saliency", "tiny.keras", "blob.png", "--out", "b.png"),
+                                "in layer 'my_reshape'", status=1)
+    assert "my_reshape_1/Reshape" not in message
