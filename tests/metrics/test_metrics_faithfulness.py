@@ -219,3 +219,18 @@ def test_faithfulness_correlation_is_one_for_exact_contributions_of_a_linear_mod
         faithfulness_correlation(model, x, noise, t, subset_size=41)
     with pytest.raises(ValueError, match="`samples` must be an int >= 2"):
         faithfulness_correlation(model, x, noise, t, samples=1)
+
+
+def test_the_memory_guard_counts_what_a_curve_builds(exact, monkeypatch):
+    """Deletion holds the repeated inputs and baselines, the masks and the result: 3 values of
+    the input's dtype and a boolean per value of each copy (not 24 bytes: a 600x600x3 image's
+    101-step curve fits)."""
+    from vis.utils import checks
+
+    model, _, x, maps, targets = exact
+    asked = []
+    memory = checks.memory
+    monkeypatch.setattr(checks, "memory", lambda n, *a, **k: (asked.append(n), memory(n, *a, **k)))
+    deletion(model, x, maps, targets, steps=10)  # float32 inputs: 3 * 4 + 1 bytes per value
+    assert asked == [13 * 11 * x[0].size]
+    checks.memory(13 * 101 * 600 * 600 * 3, "steps", 100, "101 copies")  # under the cap

@@ -261,15 +261,18 @@ def score_function(model, score: str) -> Callable[[np.ndarray, np.ndarray, int |
     return f
 
 
-def check_work(k: int, n: int, sample_values: int, name: str, value) -> None:
+def check_work(k: int, n: int, sample_values: int, name: str, value,
+               bytes_per_value: int = 24) -> None:
     """Refuses `k` perturbed copies of each of `n` inputs when that is absurd, up front.
 
     More than `vis.utils.checks.MAX_COPIES` copies in all, or one input's copies (built at
-    once, with their float64 temporaries: about `24 * k * sample_values` bytes) over
-    `vis.utils.checks.MAX_BYTES`, raise a `ValueError` naming `name` and the number needed.
+    once, with their temporaries: about `bytes_per_value * k * sample_values` bytes; 24 for
+    float64 temporaries) over `vis.utils.checks.MAX_BYTES`, raise a `ValueError` naming `name`
+    and the number needed.
     """
     checks.work(k * n, name, value, "perturbed copies of the inputs")
-    checks.memory(24 * k * sample_values, name, value, f"{k:,} perturbed copies of one input")
+    checks.memory(bytes_per_value * k * sample_values, name, value,
+                  f"{k:,} perturbed copies of one input")
 
 
 def run_perturbed(f, make: Callable[[np.ndarray], np.ndarray], t: np.ndarray, k: int,

@@ -53,7 +53,9 @@ def _curve(kind, model, inputs, attributions, targets, steps, baseline, score, b
     if steps is None:
         steps = min(count, 100)
     steps = _common.check_int(steps, "steps")
-    _common.check_work(steps + 1, len(x), x[0].size, "steps", steps)
+    # `make` holds the inputs and baselines repeated, the masks and the result at once
+    _common.check_work(steps + 1, len(x), x[0].size, "steps", steps,
+                       bytes_per_value=3 * max(x.dtype.itemsize, base.dtype.itemsize) + 1)
     removed = (np.arange(steps + 1) * count) // steps
     inserting = kind == "insertion"
 
