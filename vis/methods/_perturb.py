@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
 
 from vis import engine
 from vis.inputs import input_specs
+from vis.methods._chunks import BATCH_BYTES, pieces
 from vis.methods._targets import target_score
 from vis.utils import checks
 from vis.utils.model import model_channel_axis
@@ -35,7 +36,6 @@ __all__ = ["Evaluator", "resolve_baseline", "resolve_input", "select_inputs", "p
            "PROGRESS_SECONDS"]
 
 # Perturbed inputs per compiled call: about this many bytes of them, at most MAX_BATCH.
-BATCH_BYTES = 64 * 2**20
 MAX_BATCH = 256
 # A progress bar appears (verbose=None) when the work left after the first call should take
 # longer than this many seconds.
@@ -334,22 +334,6 @@ def bilinear_matrix(src: int, dst: int) -> np.ndarray:
 # --- the evaluator -----------------------------------------------------------------------------
 
 
-def _pieces(counts: Sequence[int], size: int) -> Iterator[list[tuple[int, int, int]]]:
-    """Chunks of `size` perturbations over all inputs: lists of `(input, start, stop)`."""
-    chunk, room = [], size
-    for i, count in enumerate(counts):
-        k = 0
-        while k < count:
-            take = min(room, count - k)
-            chunk.append((i, k, k + take))
-            k, room = k + take, room - take
-            if room == 0:
-                yield chunk
-                chunk, room = [], size
-    if chunk:
-        yield chunk
-
-
 class Evaluator:
     """Scores perturbed copies of a batch's inputs in large compiled calls.
 
@@ -457,7 +441,7 @@ class Evaluator:
         n_calls = math.ceil(total / self.batch_size) if total else 0
         bar = self._bar(total) if self.verbose else None
         try:
-            for call, chunk in enumerate(_pieces(counts, self.batch_size)):
+            for call, chunk in enumerate(pieces(counts, self.batch_size)):
                 start = time.perf_counter()
                 parts = [make(i, slice(a, b)) for i, a, b in chunk]
                 owners = np.concatenate([np.full(b - a, i) for i, a, b in chunk])

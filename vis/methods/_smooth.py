@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from vis.methods._chunks import copies_per_call, pieces
 from vis.utils import checks
 
 __all__ = ["smooth_maps", "noise_tunnel", "check_smooth", "gaussian_noise", "GaussianNoise",
@@ -24,8 +25,6 @@ __all__ = ["smooth_maps", "noise_tunnel", "check_smooth", "gaussian_noise", "Gau
 
 KINDS = ("mean", "square", "var")
 _DEFAULTS = {"samples": 50, "noise": 0.15, "seed": 0, "kind": "mean"}
-# Noisy copies per call by default: about this many bytes of them (at least 64 when they fit).
-BATCH_BYTES = 64 * 2**20
 # A standard-normal draw up to this size is kept (shared by every input); a larger one is
 # regenerated from its seed for each input, a chunk at a time.
 _CACHED_DRAW_BYTES = 64 * 2**20
@@ -77,27 +76,10 @@ def check_smooth(smooth, param: str = "smooth") -> dict | None:
 
 
 def _per_call(x_list: list, samples: int, per_call: int | None) -> int:
-    """Noisy copies per call: `per_call`, else `max(samples, 64)` within `BATCH_BYTES`."""
+    """Noisy copies per call: `per_call`, else `max(samples, 64)` within `_chunks.BATCH_BYTES`."""
     if per_call is not None:
         return per_call
-    row = max(1, sum(int(np.prod(xk.shape[1:])) * max(xk.dtype.itemsize, 4) for xk in x_list))
-    return max(1, min(max(samples, 64), BATCH_BYTES // row))
-
-
-def _pieces(n: int, samples: int, size: int):
-    """Chunks of `size` noisy copies: lists of `(input, first draw, last draw + 1)`."""
-    chunk, room = [], size
-    for i in range(n):
-        k = 0
-        while k < samples:
-            take = min(room, samples - k)
-            chunk.append((i, k, k + take))
-            k, room = k + take, room - take
-            if room == 0:
-                yield chunk
-                chunk, room = [], size
-    if chunk:
-        yield chunk
+    return copies_per_call(x_list, samples)
 
 
 class _Aggregate:
@@ -179,7 +161,7 @@ def smooth_maps(fn: Callable, x, noise_arrays: Callable, kind: str = "mean",
     per_call = _per_call(xs, s, per_call)
     outs: list | None = None
     returned_list = False
-    for chunk in _pieces(n, s, per_call):
+    for chunk in pieces([s] * n, per_call):
         noisy = [[] for _ in xs]
         for i, a, b in chunk:
             noise = draws(i, a, b)

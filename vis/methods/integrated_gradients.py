@@ -18,6 +18,7 @@ import numpy as np
 from vis import engine
 from vis import inputs as _inputs
 from vis.methods._base import Method, register
+from vis.methods._chunks import copies_per_call, pieces
 from vis.methods._targets import target_score
 from vis.methods.smoothgrad import repeat_loss
 from vis.utils import checks
@@ -25,29 +26,6 @@ from vis.utils import checks
 __all__ = ["raw", "integrated_gradients", "trapezoid_weights"]
 
 # Path points per call by default: about this many bytes of them (at least 64 when they fit).
-_BATCH_BYTES = 64 * 2**20
-
-
-def _default_per_call(space, steps: int) -> int:
-    """Path points per call: `max(steps, 64)`, within about 64 MB of interpolated inputs."""
-    row = max(1, sum(int(np.prod(v.shape[1:])) * max(v.dtype.itemsize, 4) for v, _, _ in space))
-    return max(1, min(max(steps, 64), _BATCH_BYTES // row))
-
-
-def _path_pieces(n: int, steps: int, size: int):
-    """Chunks of `size` path points: lists of `(input, first step, last step + 1)`."""
-    chunk, room = [], size
-    for i in range(n):
-        k = 0
-        while k < steps:
-            take = min(room, steps - k)
-            chunk.append((i, k, k + take))
-            k, room = k + take, room - take
-            if room == 0:
-                yield chunk
-                chunk, room = [], size
-    if chunk:
-        yield chunk
 
 
 def trapezoid_weights(steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -176,10 +154,10 @@ def integrated_gradients(
     space = _space(model, xs, _inputs.per_input(model, baseline, "baseline") if as_list
                    else [baseline], baseline_token, batch_size)
     alphas, weights = trapezoid_weights(steps)
-    per_call = batch_size if batch_size is not None else _default_per_call(space, steps)
+    per_call = batch_size if batch_size is not None else copies_per_call([v for v, _, _ in space], steps)
     outs = [np.zeros(v.shape, dtype="float64") for v, _, _ in space]
     delta = np.zeros(n, dtype="float64")
-    for chunk in _path_pieces(n, steps, per_call):
+    for chunk in pieces([steps] * n, per_call):
         owners = np.concatenate([np.full(b - a, i) for i, a, b in chunk])
         call_inputs, replace = [], {}
         for (values, base, path), xk in zip(space, xs):
